@@ -1,0 +1,141 @@
+"""Ingest: raw NTU `.skeleton` files (or a PYSKL pickle) -> `skeletons.zarr`, lossless, plus a quarantine report.
+
+Files are read in parallel (har.parallel, dask) in sorted-name order; the single writer appends each block of
+results, so memory is bounded by one block and the output does not depend on the scheduler. A file that cannot be
+read, a name that is not an NTU sample name and a sample on the official missing-skeleton list are quarantined
+with a reason; with `fail_fast` the first such file stops the stage instead.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from har.io.interim import ARTIFACT, InterimWriter, SampleTracks
+from har.io.names import SampleNameError, missing_skeletons, parse_sample_name
+from har.io.skeleton_format import SkeletonFormatError
+from har.io.store import atomic_file, atomic_store, stamp, write_splits
+from har.layout import benchmark_splits, dataset_variant
+from har.parallel import ComputeSettings, map_ordered
+
+NTU_FIELDS = ("xyz", "depth_xy", "color_xy", "orientation", "tracking", "body_info", "lean")
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    use_missing_list: bool = True  # quarantine samples on the official missing-skeleton lists
+    fail_fast: bool = False  # stop at the first bad file instead of quarantining it
+
+
+class IngestError(RuntimeError):
+    """A bad input with fail_fast on, or an input that yields no sample at all."""
+
+
+def skeleton_paths(source: Path) -> list[Path]:
+    """Sorted `.skeleton` files of a raw NTU folder (its `nturgb+d_skeletons/` subfolder if there is one)."""
+    folder = source / "nturgb+d_skeletons" if (source / "nturgb+d_skeletons").is_dir() else source
+    paths = sorted(folder.glob("*.skeleton"))
+    if not paths:
+        raise IngestError(f"{source}: no .skeleton files (expected <name>.skeleton files or a "
+                          f"nturgb+d_skeletons/ folder of them)")
+    return paths
+
+
+def read_sample(path: Path) -> SampleTracks | str:
+    """Parse one file into packed rows, or return the reason it cannot be used (runs in a worker)."""
+    from har.io.ntu_skeleton import read_skeleton
+    try:
+        skeleton = read_skeleton(path)
+    except (SkeletonFormatError, OSError, UnicodeDecodeError) as error:
+        return str(error)
+    tracks = skeleton.tracks
+    if not tracks:
+        return f"{path}: no body in any of its {skeleton.num_frames} frames"
+    rows = {name: np.concatenate([getattr(t, name) for t in tracks]) for name in NTU_FIELDS}
+    return SampleTracks(
+        name=path.name[: -len(".skeleton")], num_frames=skeleton.num_frames,
+        frame=np.concatenate([t.frames for t in tracks]).astype(np.int32), rows=rows,
+        body_ids=[t.body_id for t in tracks], track_rows=[t.num_frames for t in tracks],
+    )
+
+
+def _screen_names(paths: Sequence[Path], options: IngestOptions) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Split paths into readable candidates and (sample, reason) rows for bad names / missing-list samples."""
+    names, quarantine, keep = [], [], []
+    for path in paths:
+        stem = path.name[: -len(".skeleton")]
+        try:
+            names.append(parse_sample_name(stem))
+            keep.append(path)
+        except SampleNameError as error:
+            quarantine.append((stem, f"{path}: {error}"))
+    if options.use_missing_list and names:
+        variant = dataset_variant([n.setup for n in names], [n.action for n in names])
+        missing = missing_skeletons(variant)
+        listed = [p for p in keep if p.name[: -len(".skeleton")] in missing]
+        quarantine += [(p.name[: -len(".skeleton")], f"on the official {variant} missing-skeleton list")
+                       for p in listed]
+        keep = [p for p in keep if p not in set(listed)]
+    return keep, quarantine
+
+
+def write_quarantine(path: Path, rows: Sequence[tuple[str, str]]) -> None:
+    with atomic_file(path, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sample", "reason"])
+        writer.writerows(sorted(rows))
+
+
+def _meta_from_names(names: Sequence[str]) -> dict[str, np.ndarray]:
+    parsed = [parse_sample_name(n) for n in names]
+    return {"sample": np.array(names, dtype=str), "label": np.array([p.label for p in parsed]),
+            "setup": np.array([p.setup for p in parsed]), "camera": np.array([p.camera for p in parsed]),
+            "subject": np.array([p.subject for p in parsed]),
+            "replication": np.array([p.replication for p in parsed])}
+
+
+def ingest_raw(source: Path, out: Path, quarantine_csv: Path, settings: ComputeSettings,
+               options: IngestOptions = IngestOptions(), params: dict | None = None,
+               progress: bool = True) -> dict:
+    """Build skeletons.zarr from a raw NTU folder. Returns the closing summary."""
+    candidates, quarantine = _screen_names(skeleton_paths(Path(source)), options)
+    if options.fail_fast and quarantine:
+        raise IngestError(quarantine[0][1])
+    with atomic_store(out) as group:
+        writer = InterimWriter(group, NTU_FIELDS, num_joints=25)
+        block: list[SampleTracks] = []
+        results = map_ordered(read_sample, candidates, settings, desc="ingest", progress=progress)
+        for path, result in zip(candidates, results):
+            if isinstance(result, str):
+                if options.fail_fast:
+                    raise IngestError(result)
+                quarantine.append((path.name[: -len(".skeleton")], result))
+                continue
+            block.append(result)
+            if len(block) >= settings.block_size:
+                writer.append_block(block)
+                block = []
+        writer.append_block(block)
+        summary = _finish(group, writer, "ntu-skeleton", "ntu25", params, source)
+    write_quarantine(quarantine_csv, quarantine)
+    summary["quarantined"] = len(quarantine)
+    return summary
+
+
+def _finish(group, writer: InterimWriter, source_format: str, layout: str, params, source,
+            splits: dict | None = None) -> dict:
+    names = [s.name for s in writer.samples]
+    if not names:
+        raise IngestError(f"{source}: every sample was quarantined; nothing to write")
+    meta = _meta_from_names(names)
+    writer.close(meta)
+    variant = dataset_variant(meta["setup"], meta["label"] + 1)
+    write_splits(group, splits or benchmark_splits(variant, meta["setup"], meta["camera"], meta["subject"]))
+    stamp(group, artifact=ARTIFACT, params=params, source_format=source_format, layout=layout,
+          variant=variant, num_joints=25 if layout == "ntu25" else 17)
+    return {"samples_read": len(names), "frames": int(sum(s.num_frames for s in writer.samples)),
+            "bodies": int(sum(len(s.body_ids) for s in writer.samples)), "variant": variant,
+            "source_format": source_format}

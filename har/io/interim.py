@@ -1,0 +1,154 @@
+"""The ingest artifact `skeletons.zarr`: every body track of every sample, lossless and ragged.
+
+Layout (one zarr v3 group):
+- per sample (N): `sample` (str), `label`, `setup`, `camera`, `subject`, `replication`, `num_frames` (frames in the
+  source file), `track_start` (first track), `num_tracks`; optional `img_shape` (N, 2) for 2D pose sources.
+- per track (K): `body_id` (str; Kinect IDs exceed 2**53), `track_sample` (owning sample), `row_start`,
+  `num_rows` (rows in the frame arrays).
+- per body-frame row (R): `frame` (index in the source file's frames) and the joint arrays the source has:
+  NTU `.skeleton`: `xyz` (R,V,3), `depth_xy` (R,V,2), `color_xy` (R,V,2), `orientation` (R,V,4) f32,
+  `tracking` (R,V) i1, `body_info` (R,7) i4, `lean` (R,2) f4; PYSKL 3D: `xyz`; PYSKL 2D: `color_xy`, `score` (R,V).
+- `splits/<benchmark>_<train|test>` index arrays; attrs: source_format, layout, variant, num_joints.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+import zarr
+
+from har.io.store import create_row_array, read_meta, read_strings
+from har.transforms.denoise import Track
+
+ROW_FIELDS = {  # name -> (shape after the row axis given V joints, dtype)
+    "xyz": (lambda v: (v, 3), np.float32), "depth_xy": (lambda v: (v, 2), np.float32),
+    "color_xy": (lambda v: (v, 2), np.float32), "orientation": (lambda v: (v, 4), np.float32),
+    "tracking": (lambda v: (v,), np.int8), "body_info": (lambda v: (7,), np.int32),
+    "lean": (lambda v: (2,), np.float32), "score": (lambda v: (v,), np.float32),
+}
+ARTIFACT = "skeletons"
+
+
+@dataclass
+class SampleTracks:
+    """One sample's tracks as packed rows: what a reader worker sends back to the writer.
+
+    rows: field -> (R, ...) arrays over all tracks' frames, track after track; frame: (R,) int32;
+    body_ids: one str per track; track_rows: rows per track.
+    """
+    name: str
+    num_frames: int
+    frame: np.ndarray
+    rows: dict[str, np.ndarray]
+    body_ids: list[str]
+    track_rows: list[int]
+    img_shape: tuple[int, int] | None = None
+
+
+class InterimWriter:
+    """Buffers frame rows and writes them a whole shard at a time (a partial shard would be rewritten on every
+    append); per-sample and per-track arrays are small and written at close()."""
+
+    def __init__(self, group: zarr.Group, fields: Sequence[str], num_joints: int, shard_rows: int = 32768):
+        self.group, self.fields, self.shard_rows = group, tuple(fields), shard_rows
+        chunk_rows = 4096
+        self.rows = {name: create_row_array(group, name, ROW_FIELDS[name][0](num_joints), ROW_FIELDS[name][1],
+                                            rows_per_chunk=chunk_rows, chunks_per_shard=shard_rows // chunk_rows)
+                     for name in self.fields}
+        self.rows["frame"] = create_row_array(group, "frame", (), np.int32, rows_per_chunk=chunk_rows,
+                                              chunks_per_shard=shard_rows // chunk_rows)
+        self.pending: dict[str, list[np.ndarray]] = {name: [] for name in self.rows}
+        self.pending_rows = 0
+        self.written_rows = 0
+        self.samples: list[SampleTracks] = []
+        self.track_row_start: list[int] = []
+
+    def append_block(self, block: Sequence[SampleTracks]) -> None:
+        for sample in block:
+            offsets = np.concatenate([[0], np.cumsum(sample.track_rows)])[:-1]
+            base = self.written_rows + self.pending_rows
+            self.track_row_start.extend(int(o) + base for o in offsets)
+            for name in self.rows:
+                self.pending[name].append(sample.frame if name == "frame" else sample.rows[name])
+            self.pending_rows += len(sample.frame)
+            sample.rows, sample.frame = {}, np.empty(0, np.int32)  # keep only the small per-sample facts
+            self.samples.append(sample)
+        if self.pending_rows >= self.shard_rows:
+            self._flush(whole_shards_only=True)
+
+    def _flush(self, whole_shards_only: bool) -> None:
+        count = (self.pending_rows // self.shard_rows) * self.shard_rows if whole_shards_only else self.pending_rows
+        if count == 0:
+            return
+        start, stop = self.written_rows, self.written_rows + count
+        for name, array in self.rows.items():
+            rows = np.concatenate(self.pending[name], axis=0)
+            array.resize((stop, *array.shape[1:]))
+            array[start:stop] = rows[:count]
+            self.pending[name] = [rows[count:]]
+        self.written_rows, self.pending_rows = stop, self.pending_rows - count
+
+    def close(self, meta: dict[str, np.ndarray]) -> None:
+        from har.io.store import write_array, write_meta
+        self._flush(whole_shards_only=False)
+        write_meta(self.group, meta)
+        samples = self.samples
+        tracks_per_sample = np.array([len(s.body_ids) for s in samples], np.int64)
+        write_array(self.group, "num_frames", np.array([s.num_frames for s in samples], np.int32))
+        write_array(self.group, "num_tracks", tracks_per_sample.astype(np.int32))
+        write_array(self.group, "track_start", np.concatenate([[0], np.cumsum(tracks_per_sample)])[:-1])
+        write_array(self.group, "body_id", np.array([b for s in samples for b in s.body_ids], dtype=str))
+        write_array(self.group, "track_sample", np.repeat(np.arange(len(samples)), tracks_per_sample))
+        write_array(self.group, "row_start", np.array(self.track_row_start, np.int64))
+        write_array(self.group, "num_rows", np.array([r for s in samples for r in s.track_rows], np.int32))
+        if samples and samples[0].img_shape is not None:
+            write_array(self.group, "img_shape", np.array([s.img_shape for s in samples], np.int32))
+
+
+class InterimReader:
+    """Reads tracks of samples from a skeletons.zarr, a contiguous block of samples at a time."""
+
+    def __init__(self, group: zarr.Group):
+        self.group = group
+        self.meta = read_meta(group)
+        self.num_frames = np.asarray(group["num_frames"][...])
+        self.track_start = np.asarray(group["track_start"][...])
+        self.num_tracks = np.asarray(group["num_tracks"][...])
+        self.row_start = np.asarray(group["row_start"][...])
+        self.num_rows = np.asarray(group["num_rows"][...])
+        self.body_id = read_strings(group["body_id"])
+        self.fields = [name for name in ROW_FIELDS if name in group]
+        self.img_shape = np.asarray(group["img_shape"][...]) if "img_shape" in group else None
+
+    def __len__(self) -> int:
+        return len(self.meta["sample"])
+
+    def _row_span(self, first: int, last: int) -> tuple[int, int]:
+        tracks = slice(self.track_start[first], self.track_start[last] + self.num_tracks[last])
+        starts, counts = self.row_start[tracks], self.num_rows[tracks]
+        return (int(starts.min()), int((starts + counts).max())) if len(starts) else (0, 0)
+
+    def iter_blocks(self, block_size: int, fields: Sequence[str] | None = None) -> Iterator[list[dict]]:
+        """Yield lists of per-sample dicts {index, sample, num_frames, tracks: [Track]} in store order."""
+        fields = list(self.fields if fields is None else fields)
+        missing = [f for f in fields if f not in self.fields]
+        if missing:
+            raise KeyError(f"skeletons.zarr has no {missing} arrays (source format "
+                           f"{self.group.attrs.get('source_format')!r})")
+        for first in range(0, len(self), block_size):
+            last = min(first + block_size, len(self)) - 1
+            low, high = self._row_span(first, last)
+            data = {name: np.asarray(self.group[name][low:high]) for name in ["frame", *fields]}
+            yield [self._sample(i, data, low, fields) for i in range(first, last + 1)]
+
+    def _sample(self, index: int, data: dict, offset: int, fields: Sequence[str]) -> dict:
+        tracks = []
+        for k in range(self.track_start[index], self.track_start[index] + self.num_tracks[index]):
+            rows = slice(self.row_start[k] - offset, self.row_start[k] - offset + self.num_rows[k])
+            coords = data["xyz"][rows] if "xyz" in data else data["color_xy"][rows]
+            extra = {name: data[name][rows] for name in fields if name != "xyz"}
+            tracks.append(Track(frames=data["frame"][rows], xyz=coords, extra=extra))
+        return {"index": index, "sample": self.meta["sample"][index], "label": int(self.meta["label"][index]),
+                "num_frames": int(self.num_frames[index]), "tracks": tracks,
+                "img_shape": None if self.img_shape is None else tuple(self.img_shape[index])}

@@ -1,0 +1,75 @@
+"""Parallel map over samples with dask, in bounded blocks, results in input order.
+
+Every builder maps a per-sample function over its inputs through `map_ordered`. The scheduler comes from the
+`compute` section of params.yaml: a local pool of processes (default), threads, a single thread (debugging), or
+the address of an existing dask.distributed cluster, so one stage scales out unchanged. Work is submitted a block
+at a time and results are yielded in order, so the writer (the only process that touches the output store) holds
+one block in memory whatever the dataset size.
+"""
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import islice
+from typing import Callable, Iterable, Iterator, Literal, Sized, TypeVar
+
+import dask
+from tqdm import tqdm
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class ComputeSettings:
+    """How stages parallelise: scheduler 'processes' | 'threads' | 'synchronous' | 'distributed'."""
+    scheduler: Literal["processes", "threads", "synchronous", "distributed"] = "processes"
+    workers: int = 2
+    address: str | None = None  # tcp://host:8786 of a running dask.distributed scheduler
+    block_size: int = 64  # samples in flight at once (bounds the writer's memory)
+
+    def __post_init__(self):
+        if self.scheduler == "distributed" and not self.address:
+            raise ValueError("compute.scheduler 'distributed' needs compute.address (tcp://host:port)")
+        if self.workers < 1 or self.block_size < 1:
+            raise ValueError("compute.workers and compute.block_size must be at least 1")
+
+
+@contextmanager
+def _executor(settings: ComputeSettings):
+    """Yield the kwargs for dask.compute: a persistent pool or client lives for the whole map."""
+    if settings.scheduler == "processes" and settings.workers > 1:
+        # forkserver: cheap workers that do not inherit the parent's threads (tqdm, zarr's event loop).
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(settings.workers, mp_context=context) as pool:
+            yield {"scheduler": "processes", "pool": pool}
+    elif settings.scheduler == "distributed":
+        from distributed import Client
+        with Client(settings.address) as client:
+            yield {"scheduler": client.get}
+    elif settings.scheduler == "threads" and settings.workers > 1:
+        yield {"scheduler": "threads", "num_workers": settings.workers}
+    else:
+        yield {"scheduler": "synchronous"}
+
+
+def map_ordered(func: Callable[[T], R], items: Iterable[T], settings: ComputeSettings,
+                *, desc: str = "", total: int | None = None, progress: bool = True) -> Iterator[R]:
+    """Yield func(item) for every item, in order, computing one block of items at a time with dask.
+
+    `items` is consumed lazily, a block at a time, so a reader generator can feed it without the whole dataset
+    in memory. func must be picklable (a top-level function or a functools.partial of one) for the process and
+    distributed schedulers.
+    """
+    if total is None and isinstance(items, Sized):
+        total = len(items)
+    iterator = iter(items)
+    with _executor(settings) as kwargs, tqdm(total=total, desc=desc, unit="sample", disable=not progress,
+                                             dynamic_ncols=True, mininterval=1.0) as bar:
+        while block := list(islice(iterator, settings.block_size)):
+            tasks = [dask.delayed(func, pure=False)(item) for item in block]
+            results = dask.compute(*tasks, **kwargs)
+            bar.update(len(block))
+            yield from results

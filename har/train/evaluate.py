@@ -1,0 +1,127 @@
+"""Evaluate a trained model on the benchmark's test split: metrics, confusion data, pictures, throughput."""
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from har.io.store import atomic_dir, atomic_file, write_json
+from har.layout import action_name
+from har.train.data import FeatureDataset, SampleCache
+from har.train.metrics import classification_metrics, top_k_accuracy
+from har.train.run import load_trained, make_loader, open_inputs, pick_device
+from har.train.spec import ModelSpec
+from har.viz import montage, stick_figure, with_caption, write_png
+
+# Appearance-only pairs of the synthetic default data (1-based action ids); absent pairs are skipped.
+DEFAULT_PAIRS = ((1, 3), (11, 12), (29, 30), (31, 32))
+
+
+@dataclass(frozen=True)
+class EvaluateOptions:
+    pictures: int = 6  # test samples drawn with true and predicted labels
+    appearance_pairs: tuple[tuple[int, int], ...] = DEFAULT_PAIRS
+
+
+@dataclass(frozen=True)
+class EvalOutputs:
+    metrics: Path  # data/metrics/<model>.json
+    confusion: Path  # data/plots/<model>/confusion.csv (DVC confusion plot)
+    pictures: Path  # data/plots/<model>/samples/ (PNG)
+    timing: Path  # data/metrics/timing/<model>_eval.json (not deterministic: kept apart)
+
+
+def collect_outputs(spec: ModelSpec, model, loader, device) -> tuple[dict[str, np.ndarray], float]:
+    """Concatenated model outputs over a loader (plus 'target' and 'index') and the pure model seconds."""
+    parts: dict[str, list] = {}
+    seconds = 0.0
+    with torch.no_grad():
+        for batch in loader:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            began = time.perf_counter()
+            outputs = spec.predict(model, batch)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            seconds += time.perf_counter() - began
+            for key, value in {**outputs, "target": batch["target"], "index": batch["index"]}.items():
+                parts.setdefault(key, []).append(value.float().cpu().numpy() if key not in ("target", "index")
+                                                 else value.cpu().numpy())
+    return {k: np.concatenate(v) for k, v in parts.items()}, seconds
+
+
+def _pictures(stores, outputs: dict, classes: np.ndarray, count: int, folder: Path) -> None:
+    chosen = np.linspace(0, len(outputs["index"]) - 1, min(count, len(outputs["index"]))).round().astype(int)
+    images = []
+    for k in chosen:
+        i = int(outputs["index"][k])
+        arrays = stores.read(i)
+        truth = action_name(int(stores.meta["label"][i]))
+        guess = action_name(int(classes[outputs["logits"][k].argmax()]))
+        lines = [str(stores.meta["sample"][i]), f"true: {truth}", f"pred: {guess}"]
+        if "x" in arrays:
+            middle = max(0, int(arrays["length"]) // 2)
+            images.append(stick_figure(arrays["x"][:, middle], 260, lines))
+        else:
+            clip = arrays["clips"]
+            frame = np.ascontiguousarray(clip[len(clip) // 2][..., ::-1])
+            images.append(with_caption(_fit(frame, 260), lines))
+    with atomic_dir(folder) as tmp:
+        for n, image in enumerate(images):
+            write_png(tmp / f"sample_{n:02d}.png", image)
+        write_png(tmp / "montage.png", montage(images, columns=3))
+
+
+def _fit(image: np.ndarray, side: int) -> np.ndarray:
+    import cv2
+    return cv2.resize(image, (side, side), interpolation=cv2.INTER_NEAREST)
+
+
+def write_confusion(path: Path, target: np.ndarray, predicted: np.ndarray, classes: np.ndarray) -> None:
+    with atomic_file(path, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["actual", "predicted"])
+        for t, p in zip(target, predicted):
+            writer.writerow([f"A{classes[t] + 1:03d}", f"A{classes[p] + 1:03d}"])
+
+
+def evaluate_model(spec: ModelSpec, config, options: EvaluateOptions, store_paths: dict[str, Path],
+                   model_dir: Path, out: EvalOutputs, summarize=None) -> dict:
+    """Score the test split; write metrics JSON, confusion CSV, pictures and timing. Returns the metrics."""
+    device = pick_device(config.device)
+    model, classes = load_trained(spec, config, model_dir, device)
+    stores = open_inputs(spec, store_paths)
+    test_index = stores.splits[config.benchmark]["test"]
+    class_of_label = {int(label): k for k, label in enumerate(classes)}
+    dataset = FeatureDataset(stores, test_index, class_of_label, partial(spec.make_inputs, config),
+                             SampleCache(config.cache_mb * 2**20), augment=False)
+    loader = make_loader(dataset, config.eval_batch_size, False, config.seed, config.loader_workers)
+    outputs, seconds = collect_outputs(spec, model, loader, device)
+    target = outputs["target"]
+    metrics = {"model": spec.name, "paper": spec.paper, "benchmark": config.benchmark,
+               "test_samples": int(len(target)), "classes": int(len(classes)),
+               **classification_metrics(outputs["logits"], target, classes, options.appearance_pairs)}
+    metrics["streams"] = {key: classification_metrics(outputs[key], target, classes, options.appearance_pairs)
+                          for key in spec.stream_keys if key in outputs}
+    metrics["per_class"] = _per_class(outputs["logits"], target, classes)
+    if summarize is not None:
+        metrics.update(summarize(outputs, classes))
+    write_json(out.metrics, metrics)
+    write_confusion(out.confusion, target, outputs["logits"].argmax(axis=1), classes)
+    if spec.write_plots is not None:
+        spec.write_plots(outputs, classes, out.confusion.parent)
+    _pictures(stores, outputs, classes, options.pictures, out.pictures)
+    timing = {"model": spec.name, "device": str(device), "test_samples": int(len(target)),
+              "sequences_per_second": round(len(target) / max(seconds, 1e-9), 2)}
+    write_json(out.timing, timing)
+    return metrics
+
+
+def _per_class(scores, target, classes) -> dict:
+    from har.train.metrics import confusion_matrix, per_class_report
+    report = per_class_report(confusion_matrix(target, scores.argmax(axis=1), len(classes)))
+    return {f"A{label + 1:03d}": row for label, row in zip(classes, report)}

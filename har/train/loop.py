@@ -1,0 +1,214 @@
+"""The training loop shared by every model: phases, early stopping on validation, resumable checkpoints.
+
+A model's recipe is a sequence of phases (e.g. pretrain a stream, then fine-tune the whole network). Each phase
+trains some parameters with its own optimiser and schedule, evaluates on the validation split after every epoch,
+keeps the best weights (by the validation accuracy of `select_key`) and stops early after `patience` epochs
+without improvement. After every epoch the full state (model, optimiser, scheduler, history) is checkpointed
+atomically; a re-run with the same fingerprint resumes from there, and a finished phase is not run again.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from har.models.layers import restore_frozen_eval
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    optimizer: Literal["adam", "sgd"] = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    nesterov: bool = False
+    schedule: Literal["constant", "cosine", "step"] = "constant"
+    milestones: tuple[int, ...] = ()  # epochs at which a step schedule multiplies the lr by gamma
+    gamma: float = 0.1
+    warmup_epochs: int = 0
+
+
+@dataclass(frozen=True)
+class PhaseConfig:
+    epochs: int = 10
+    batch_size: int = 32
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    patience: int = 0  # early stopping: epochs without validation improvement (0 = never stop early)
+    grad_clip: float = 0.0  # max gradient norm (0 = off)
+
+
+LossFn = Callable[[dict, torch.Tensor], tuple[torch.Tensor, dict]]
+ForwardFn = Callable[[nn.Module, dict], dict]
+
+
+def default_forward(model: nn.Module, batch: dict) -> dict:
+    inputs = {k: v for k, v in batch.items() if k not in ("target", "index")}
+    return model(**inputs)
+
+
+def cross_entropy_on(key: str = "logits") -> LossFn:
+    def loss(outputs: dict, target: torch.Tensor):
+        value = nn.functional.cross_entropy(outputs[key], target)
+        return value, {"ce": float(value.detach())}
+    return loss
+
+
+@dataclass
+class Phase:
+    name: str
+    config: PhaseConfig
+    parameters: list  # the parameters this phase optimises
+    loss: LossFn
+    select_key: str = "logits"  # output whose validation accuracy picks the best epoch
+    metric_keys: tuple[str, ...] = ("logits",)  # logits outputs whose accuracy is logged
+    forward: ForwardFn = default_forward
+
+    def __post_init__(self):
+        if self.select_key not in self.metric_keys:
+            self.metric_keys = (self.select_key, *self.metric_keys)
+
+
+@dataclass
+class TrainContext:
+    """Everything a recipe needs to run its phases."""
+    model: nn.Module
+    train_loader: DataLoader
+    val_loader: DataLoader
+    device: torch.device
+    checkpoint_dir: Path
+    fingerprint: str
+    seed: int
+    progress: bool = True
+    history: list = field(default_factory=list)  # one dict per epoch of every phase
+    seconds: float = 0.0
+
+
+def make_optimizer(parameters: list, config: OptimConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum,
+                           weight_decay=config.weight_decay, nesterov=config.nesterov)
+
+
+def lr_factor(config: OptimConfig, epoch: int, epochs: int) -> float:
+    """Learning-rate multiplier for a 0-based epoch: linear warm-up, then constant, cosine or step decay."""
+    if epoch < config.warmup_epochs:
+        return (epoch + 1) / (config.warmup_epochs + 1)
+    if config.schedule == "cosine":
+        span = max(1, epochs - config.warmup_epochs)
+        return 0.5 * (1 + math.cos(math.pi * (epoch - config.warmup_epochs) / span))
+    if config.schedule == "step":
+        return config.gamma ** sum(epoch >= m for m in config.milestones)
+    return 1.0
+
+
+def _accuracies(outputs: dict, target: torch.Tensor, keys: tuple[str, ...]) -> dict[str, int]:
+    return {k: int((outputs[k].argmax(1) == target).sum()) for k in keys if k in outputs}
+
+
+def _to_device(batch: dict, device: torch.device) -> dict:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def run_epoch(ctx: TrainContext, phase: Phase, optimizer=None) -> dict[str, float]:
+    """One pass over the training (optimizer given) or validation loader; mean loss and accuracies."""
+    training = optimizer is not None
+    loader = ctx.train_loader if training else ctx.val_loader
+    ctx.model.train(training)
+    if training:
+        restore_frozen_eval(ctx.model)
+    totals: dict[str, float] = {"loss": 0.0}
+    count = 0
+    with torch.set_grad_enabled(training):
+        for batch in loader:
+            batch = _to_device(batch, ctx.device)
+            outputs = phase.forward(ctx.model, batch)
+            loss, _ = phase.loss(outputs, batch["target"])
+            if training:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if phase.config.grad_clip > 0:
+                    nn.utils.clip_grad_norm_(phase.parameters, phase.config.grad_clip)
+                optimizer.step()
+            size = batch["target"].shape[0]
+            count += size
+            totals["loss"] += float(loss.detach()) * size
+            for key, correct in _accuracies(outputs, batch["target"], phase.metric_keys).items():
+                totals[f"acc_{key}"] = totals.get(f"acc_{key}", 0.0) + correct
+    return {k: v / max(count, 1) for k, v in totals.items()}
+
+
+def _phase_state(ctx, phase, optimizer, epoch, best, history) -> dict:
+    return {"fingerprint": ctx.fingerprint, "phase": phase.name, "epoch": epoch, "best": best,
+            "history": history, "model": ctx.model.state_dict(), "optimizer": optimizer.state_dict()}
+
+
+def fit(ctx: TrainContext, phase: Phase) -> dict:
+    """Train one phase (resuming or skipping it when its checkpoints match ctx.fingerprint); load its best
+    weights into ctx.model and return {best_epoch, best_val_acc, epochs_run, history}."""
+    from har.train import checkpoint
+    paths = checkpoint.phase_paths(ctx.checkpoint_dir, phase.name)
+    done = checkpoint.read_done(paths["done"], ctx.fingerprint)
+    if done is not None:
+        ctx.model.load_state_dict(checkpoint.load(paths["best"], ctx.device)["model"])
+        ctx.history.extend(done["history"])
+        ctx.seconds += done["seconds"]
+        return done
+    config = phase.config
+    if config.epochs <= 0:
+        return {"phase": phase.name, "best_epoch": -1, "best_val_acc": None, "epochs_run": 0, "history": []}
+    optimizer = make_optimizer(phase.parameters, config.optim)
+    start, best, history, seconds = 0, {"epoch": -1, "acc": -1.0}, [], 0.0
+    if paths["last"].exists():
+        state = checkpoint.load(paths["last"], ctx.device)
+        if state["fingerprint"] == ctx.fingerprint:
+            ctx.model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            start, best, history = state["epoch"] + 1, state["best"], state["history"]
+            seconds = state.get("seconds", 0.0)
+    stale = 0 if not history else history[-1]["epoch"] - best["epoch"]
+    bar = tqdm(range(start, config.epochs), desc=phase.name, unit="epoch", disable=not ctx.progress,
+               dynamic_ncols=True)
+    for epoch in bar:
+        began = time.perf_counter()
+        for group in optimizer.param_groups:
+            group["lr"] = config.optim.lr * lr_factor(config.optim, epoch, config.epochs)
+        torch.manual_seed(ctx.seed * 1000 + epoch)
+        for loader in (ctx.train_loader,):
+            if hasattr(loader.dataset, "set_epoch"):
+                loader.dataset.set_epoch(epoch)
+        train = run_epoch(ctx, phase, optimizer)
+        val = run_epoch(ctx, phase)
+        record = {"phase": phase.name, "epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
+                  **{f"train_{k}": round(v, 6) for k, v in train.items()},
+                  **{f"val_{k}": round(v, 6) for k, v in val.items()}}
+        history.append(record)
+        score = val.get(f"acc_{phase.select_key}", -val["loss"])
+        seconds += time.perf_counter() - began
+        if score > best["acc"]:
+            best, stale = {"epoch": epoch, "acc": score}, 0
+            checkpoint.save(paths["best"], {"model": ctx.model.state_dict(), "epoch": epoch})
+        else:
+            stale += 1
+        state = _phase_state(ctx, phase, optimizer, epoch, best, history)
+        state["seconds"] = seconds
+        checkpoint.save(paths["last"], state)
+        bar.set_postfix(loss=f"{train['loss']:.3f}", val=f"{score:.3f}")
+        if config.patience and stale >= config.patience:
+            break
+    ctx.model.load_state_dict(checkpoint.load(paths["best"], ctx.device)["model"])
+    summary = {"fingerprint": ctx.fingerprint, "phase": phase.name, "best_epoch": best["epoch"],
+               "best_val_acc": best["acc"], "epochs_run": len(history), "history": history,
+               "seconds": seconds}
+    checkpoint.write_done(paths["done"], summary)
+    paths["last"].unlink(missing_ok=True)
+    ctx.history.extend(history)
+    ctx.seconds += seconds
+    return summary

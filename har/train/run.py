@@ -1,0 +1,115 @@
+"""Train one model end to end: open its feature stores, carve validation, run its recipe, save the result."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from har.config import from_mapping
+from har.io.store import atomic_dir, write_json
+from har.train.data import FeatureDataset, FeatureStores, SampleCache, carve_validation
+from har.train.loop import TrainContext
+from har.train.spec import ModelSpec
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but torch sees no CUDA device")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def fingerprint(spec: ModelSpec, config, stores: FeatureStores) -> str:
+    """Identity of a training run: its config and the identity of its input data (attrs, samples, shapes)."""
+    digest = hashlib.sha256(json.dumps([spec.name, asdict(config)], sort_keys=True, default=str).encode())
+    for name, group in stores.groups.items():
+        digest.update(json.dumps(dict(group.attrs), sort_keys=True, default=str).encode())
+        digest.update(stores.meta["sample"].astype(str).tobytes())
+        digest.update(str({k: group[k].shape for k in sorted(group.array_keys())}).encode())
+    return digest.hexdigest()[:16]
+
+
+def make_loader(dataset, batch_size: int, shuffle: bool, seed: int, workers: int) -> DataLoader:
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                      num_workers=workers, drop_last=False)
+
+
+def open_inputs(spec: ModelSpec, store_paths: dict[str, Path]) -> FeatureStores:
+    missing = [name for name in spec.inputs if name not in store_paths]
+    if missing:
+        raise KeyError(f"model {spec.name!r} needs feature stores {missing}")
+    return FeatureStores.open({name: store_paths[name] for name in spec.inputs})
+
+
+def train_model(spec: ModelSpec, config, store_paths: dict[str, Path], out_dir: Path,
+                checkpoint_dir: Path, progress: bool = True) -> dict:
+    """Train `spec` with `config` (its train section); write model.pt, history.json and split.json to out_dir."""
+    torch.manual_seed(config.seed)
+    device = pick_device(config.device)
+    stores = open_inputs(spec, store_paths)
+    if config.benchmark not in stores.splits:
+        raise KeyError(f"benchmark {config.benchmark!r} not in this dataset (has {sorted(stores.splits)})")
+    split = stores.splits[config.benchmark]
+    rng = np.random.default_rng(config.seed)
+    fit_index, val_index = carve_validation(split["train"], stores.meta["subject"], config.val_fraction, rng)
+    classes = np.unique(stores.meta["label"])
+    class_of_label = {int(label): k for k, label in enumerate(classes)}
+    cache = SampleCache(config.cache_mb * 2**20)
+    make_inputs = partial(spec.make_inputs, config)
+    train_set = FeatureDataset(stores, fit_index, class_of_label, make_inputs, cache, augment=True,
+                               seed=config.seed)
+    val_set = FeatureDataset(stores, val_index, class_of_label, make_inputs, cache, augment=False)
+    model = spec.build(config.model, len(classes)).to(device)
+    batch_size = getattr(getattr(config, "fit", None), "batch_size", config.eval_batch_size)
+    ctx = TrainContext(
+        model=model, device=device, seed=config.seed, progress=progress,
+        train_loader=make_loader(train_set, batch_size, True, config.seed, config.loader_workers),
+        val_loader=make_loader(val_set, config.eval_batch_size, False, config.seed, config.loader_workers),
+        checkpoint_dir=Path(checkpoint_dir), fingerprint=fingerprint(spec, config, stores),
+    )
+    ctx.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    spec.recipe(ctx, config)
+    with atomic_dir(out_dir) as tmp:
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        torch.save({"model": state, "spec": spec.name, "model_config": asdict(config.model),
+                    "classes": classes.tolist()}, tmp / "model.pt")
+        write_json(tmp / "history.json", ctx.history)
+        write_json(tmp / "split.json", {
+            "benchmark": config.benchmark, "fit": stores.meta["sample"][fit_index].tolist(),
+            "validation": stores.meta["sample"][val_index].tolist()})
+    return {"model": spec.name, "device": str(device), "train_seconds": round(ctx.seconds, 2),
+            "fit_samples": int(len(fit_index)), "val_samples": int(len(val_index)),
+            "parameters": int(sum(p.numel() for p in model.parameters()))}
+
+
+def load_trained(spec: ModelSpec, config, model_dir: Path, device: torch.device):
+    """(model in eval mode, classes array) from a train stage's model.pt."""
+    saved = torch.load(Path(model_dir) / "model.pt", map_location=device, weights_only=False)
+    if saved["spec"] != spec.name:
+        raise ValueError(f"{model_dir}/model.pt holds a {saved['spec']!r} model, not {spec.name!r}")
+    model_config = from_mapping(type(config.model), saved["model_config"], f"{model_dir}/model.pt")
+    model = spec.build(model_config, len(saved["classes"])).to(device)
+    model.load_state_dict(saved["model"])
+    model.eval()
+    return model, np.array(saved["classes"])
+
+
+def write_training_curve(path: Path, history_json: Path) -> None:
+    """CSV of the training history (one row per epoch of every phase) for `dvc plots`."""
+    import csv
+    from har.io.store import atomic_file
+    history = json.loads(Path(history_json).read_text())
+    columns = sorted({k for row in history for k in row} - {"phase", "epoch"})
+    with atomic_file(path, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["step", "phase", "epoch", *columns])
+        for step, row in enumerate(history):
+            writer.writerow([step, row["phase"], row["epoch"], *(row.get(c, "") for c in columns)])

@@ -1,0 +1,43 @@
+"""What the generic train/evaluate code needs to know about a model: its inputs, builder and recipe."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import numpy as np
+from torch import nn
+
+from har.train.loop import ForwardFn, TrainContext, default_forward
+
+
+@dataclass(frozen=True)
+class TrainBase:
+    """Settings every model's `train_<model>` params section shares."""
+    seed: int = 0
+    benchmark: Literal["xsub", "xview", "xset"] = "xsub"
+    val_fraction: float = 0.2  # share of the training SUBJECTS held out for early stopping
+    cache_mb: int = 1024  # decoded samples kept in memory (bounded LRU)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    loader_workers: int = 0
+    eval_batch_size: int = 32
+
+
+MakeInputs = Callable[[Any, dict, "np.random.Generator | None"], dict]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    paper: str
+    inputs: tuple[str, ...]  # feature stores read, first one gives order and splits
+    config_type: type  # a TrainBase subclass with a `model` field
+    build: Callable[[Any, int], nn.Module]  # (config.model, num_classes) -> module
+    make_inputs: MakeInputs  # (config, arrays of one sample, rng or None) -> model inputs
+    recipe: Callable[[TrainContext, Any], None]  # runs the training phases
+    stream_keys: tuple[str, ...] = ()  # per-stream logits reported beside the fused "logits"
+    predict: ForwardFn = default_forward  # test-time forward (e.g. averaging several clips)
+    # (outputs over the test split, classes) -> extra metrics (attention per class, gate statistics, ...)
+    summarize: Callable[[dict, np.ndarray], dict] | None = None
+    # (outputs over the test split, classes, plots folder) -> extra DVC plot files (e.g. attention per class)
+    write_plots: Callable[[dict, np.ndarray, Path], None] | None = None

@@ -1,0 +1,37 @@
+"""Stage `ingest`: a raw NTU folder or a PYSKL pickle -> data/interim/skeletons.zarr + quarantine report."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from har.builders.ingest import IngestOptions, ingest_raw
+from har.io.store import write_json
+from har.parallel import ComputeSettings
+from pipeline import paths
+from pipeline.params import as_record, load_params, section
+
+
+@dataclass(frozen=True)
+class IngestParams:
+    source: str = str(paths.SYNTHETIC_RAW)  # raw NTU folder (nturgb+d_skeletons/, nturgb+d_rgb/) or a .pkl
+    use_missing_list: bool = True
+    fail_fast: bool = False
+
+
+def run(params_file: Path, source: str | None = None, progress: bool = True) -> dict:
+    params = load_params(params_file)
+    config = section(IngestParams, "ingest", params_file, params)
+    compute = section(ComputeSettings, "compute", params_file, params)
+    source_path = Path(source or config.source)
+    options = IngestOptions(use_missing_list=config.use_missing_list, fail_fast=config.fail_fast)
+    quarantine = paths.REPORTS / "ingest_quarantine.csv"
+    if source_path.is_file() and source_path.suffix == ".pkl":
+        from har.builders.ingest_pyskl import ingest_pyskl
+        summary = ingest_pyskl(source_path, paths.INTERIM_SKELETONS, quarantine, options, as_record(config))
+    elif source_path.is_dir():
+        summary = ingest_raw(source_path, paths.INTERIM_SKELETONS, quarantine, compute, options,
+                             as_record(config), progress)
+    else:
+        raise FileNotFoundError(f"ingest.source {source_path}: neither a folder of NTU raw data nor a .pkl file")
+    write_json(paths.REPORTS / "ingest_summary.json", summary)
+    return summary
