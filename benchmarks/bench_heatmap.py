@@ -6,7 +6,9 @@ Pose-shaped keypoints (standing figures, jitter, 3 % missing joints), T = 48 fra
 (25 joints 64x64, 17 joints 56x56), and 2 persons with the 24 NTU limb channels, prints samples/s of the reference
 loop and of the vectorised generator, their ratio, and the max abs difference of the two outputs.
 Rate = 1 / fastest single call over `--repeats` interleaved rounds of about `--seconds` each, in thread CPU time
-(robust on a busy shared machine) and, for comparison, in wall time. Also: float32 + to_uint8 vs dtype=uint8.
+(robust on a busy shared machine) and, for comparison, in wall time. Also: float32 + to_uint8 vs dtype=uint8, and
+the floor: allocating the zero-filled output alone (the loop pays it too; glibc reuses the freed block and clears
+it, ~1-2 ms here).
 `--crop` also times har.transforms.box.crop_and_resize (16 frames 1920x1080 -> 64x64).
 Target (issue): ratio >= 10 for 25 joints 64x64, one and two persons; max abs diff <= 1e-6.
 """
@@ -157,6 +159,11 @@ def bench_heatmaps(seconds: float, repeats: int) -> None:
         name = f"M={persons} V={joints} {side}x{side}" + (" +limbs" if limbs else "")
         print(f"{name:<26}{cpu[0]:>9.1f}{cpu[1]:>15.1f}{cpu[1] / cpu[0]:>7.1f}"
               f"{wall[0]:>15.1f}{wall[1]:>15.1f}{wall[1] / wall[0]:>7.1f}{diff:>12.2e}")
+    kp, scores = make_case(rng, 1, 25, 64)
+    cpu, _ = best_rates([lambda: reference_heatmaps(kp, scores, (64, 64)),
+                         lambda: np.zeros((25, 48, 64, 64), np.float32)], seconds, repeats)
+    print(f"floor, M=1 V=25 64x64: the fresh zero-filled 20 MB output alone {cpu[1]:.0f}/s, i.e. at most "
+          f"{cpu[1] / cpu[0]:.1f}x the loop")
     kp, scores = make_case(rng, 2, 25, 64)
     cpu, _ = best_rates([lambda: to_uint8(gaussian_heatmaps(kp, scores, (64, 64))),
                          lambda: gaussian_heatmaps(kp, scores, (64, 64), dtype=np.uint8)], seconds, repeats)

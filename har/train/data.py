@@ -13,7 +13,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from har.io.store import open_store, read_meta, read_splits
 
@@ -169,3 +169,10 @@ class FeatureDataset(Dataset):
         for index, arrays in zip(block, self.stores.read_block(block)):
             self.cache.put(int(index), arrays)
         return self.cache.get(i) or self.stores.read(i)
+
+
+def make_loader(dataset, batch_size: int, shuffle: bool, seed: int, workers: int) -> DataLoader:
+    """A DataLoader whose shuffling is seeded, so the same config visits samples in the same order."""
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                      num_workers=workers, drop_last=False)

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from har.models.layers import restore_frozen_eval
+from har.train.data import make_loader
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,15 @@ def _phase_state(ctx, phase, optimizer, epoch, best, history) -> dict:
             "history": history, "model": ctx.model.state_dict(), "optimizer": optimizer.state_dict()}
 
 
+def use_batch_size(ctx: TrainContext, size: int, phase_name: str) -> None:
+    """Re-batch ctx.train_loader when a phase asks for another mini-batch size (same seeded shuffling)."""
+    if size < 1:
+        raise ValueError(f"phase {phase_name!r}: batch_size must be at least 1, got {size}")
+    loader = ctx.train_loader
+    if loader.batch_size != size:
+        ctx.train_loader = make_loader(loader.dataset, size, True, ctx.seed, loader.num_workers)
+
+
 def fit(ctx: TrainContext, phase: Phase) -> dict:
     """Train one phase (resuming or skipping it when its checkpoints match ctx.fingerprint); load its best
     weights into ctx.model and return {best_epoch, best_val_acc, epochs_run, history}."""
@@ -164,6 +174,7 @@ def fit(ctx: TrainContext, phase: Phase) -> dict:
     config = phase.config
     if config.epochs <= 0:
         return {"phase": phase.name, "best_epoch": -1, "best_val_acc": None, "epochs_run": 0, "history": []}
+    use_batch_size(ctx, config.batch_size, phase.name)
     optimizer = make_optimizer(phase.parameters, config.optim)
     start, best, history, seconds = 0, {"epoch": -1, "acc": -1.0}, [], 0.0
     if paths["last"].exists():

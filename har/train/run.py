@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from har.config import from_mapping
 from har.io.store import atomic_dir, write_json
-from har.train.data import FeatureDataset, FeatureStores, SampleCache, carve_validation
+from har.train.data import FeatureDataset, FeatureStores, SampleCache, carve_validation, make_loader
 from har.train.loop import TrainContext
 from har.train.spec import ModelSpec
 
@@ -34,12 +33,6 @@ def fingerprint(spec: ModelSpec, config, stores: FeatureStores) -> str:
         digest.update(stores.meta["sample"].astype(str).tobytes())
         digest.update(str({k: group[k].shape for k in sorted(group.array_keys())}).encode())
     return digest.hexdigest()[:16]
-
-
-def make_loader(dataset, batch_size: int, shuffle: bool, seed: int, workers: int) -> DataLoader:
-    generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                      num_workers=workers, drop_last=False)
 
 
 def open_inputs(spec: ModelSpec, store_paths: dict[str, Path]) -> FeatureStores:

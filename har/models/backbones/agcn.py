@@ -153,5 +153,9 @@ class AGCN(nn.Module):
         weights = person_weights(skeleton) if weights is None else weights
         x = self.data_bn(skeleton.permute(0, 1, 3, 4, 2).reshape(b, m * v * c, t))
         x = x.view(b, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(b * m, c, t, v)
-        features = self.blocks(x).mean(dim=(2, 3)).view(b, m, -1)
+        # Only the person slots that count (weight > 0) go through the blocks: zero-padded slots would cost as
+        # much as real people (most NTU actions have one actor) and would bias the blocks' batch-norm statistics.
+        used = torch.nonzero(weights.reshape(-1) > 0).flatten()
+        pooled = self.blocks(x.index_select(0, used)).mean(dim=(2, 3))
+        features = pooled.new_zeros(b * m, pooled.shape[1]).index_copy(0, used, pooled).view(b, m, -1)
         return (features * weights.unsqueeze(-1)).sum(dim=1)

@@ -80,15 +80,21 @@ def present_persons(skeleton: torch.Tensor) -> torch.Tensor:
     return skeleton.flatten(2).ne(0).any(dim=2)
 
 
+def require_persons(present: torch.Tensor, what: str = "skeleton") -> torch.Tensor:
+    """(B, M) person mask → (B,) persons per sample; ValueError naming the rows that hold no person."""
+    counts = present.sum(dim=1)
+    if bool((counts == 0).any()):
+        empty = torch.nonzero(counts == 0).flatten().tolist()
+        raise ValueError(f"{what}: batch rows {empty} contain no person (every coordinate is 0)")
+    return counts
+
+
 def mean_over_persons(values: torch.Tensor, present: torch.Tensor, what: str = "skeleton") -> torch.Tensor:
     """Average (B, M, ...) over the present persons of each sample → (B, ...).
 
     Raises ValueError when a sample has no person at all: an all-zero skeleton is bad input, not a zero score.
     """
-    counts = present.sum(dim=1)
-    if bool((counts == 0).any()):
-        empty = torch.nonzero(counts == 0).flatten().tolist()
-        raise ValueError(f"{what}: batch rows {empty} contain no person (every coordinate is 0)")
+    counts = require_persons(present, what)
     weights = present.to(values.dtype) / counts.to(values.dtype).unsqueeze(1)
     return (values * weights.view(*weights.shape, *([1] * (values.dim() - 2)))).sum(dim=1)
 
@@ -122,17 +128,24 @@ class STGCN(nn.Module):
         self.fc = nn.Linear(channels, num_classes)
 
     def features(self, skeleton: torch.Tensor) -> torch.Tensor:
-        """(B, M, T, V, C) → last feature map (B, M, C_out, T', V), T' = T / 4 with the default 3 stages."""
+        """(B, M, T, V, C) → last feature map (B, M, C_out, T', V), T' = T / 4 with the default 3 stages (all
+        zeros for absent persons)."""
         b, m, t, v, c = skeleton.shape
         if v != self.num_joints or c != self.in_channels:
             raise ValueError(f"skeleton: expected (B, M, T, {self.num_joints}, {self.in_channels}), "
                              f"got {tuple(skeleton.shape)}")
-        # Data BN normalises each (joint, coordinate) over batch, persons and time.
-        x = skeleton.reshape(b * m, t, v * c).transpose(1, 2)
-        x = self.data_bn(x).reshape(b * m, v, c, t).permute(0, 2, 3, 1).contiguous()  # (B·M, C, T, V)
+        # Only present persons are computed (most NTU actions have one actor, the second slot is zero padding that
+        # would cost as much and bias every batch-norm statistic); absent slots get all-zero feature maps, which
+        # mean_over_persons leaves out. Data BN normalises each (joint, coordinate) over present persons and time.
+        present = present_persons(skeleton)
+        require_persons(present)
+        used = torch.nonzero(present.reshape(-1)).flatten()
+        x = skeleton.reshape(b * m, t, v * c).index_select(0, used).transpose(1, 2)
+        x = self.data_bn(x).reshape(-1, v, c, t).permute(0, 2, 3, 1).contiguous()  # (persons, C, T, V)
         for unit in self.units:
             x = unit(x)
-        return x.view(b, m, *x.shape[1:])
+        maps = x.new_zeros(b * m, *x.shape[1:]).index_copy(0, used, x)
+        return maps.view(b, m, *x.shape[1:])
 
     def classify(self, features: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
         """(B, M, C_out, T', V) feature map and (B, M) person mask → logits (B, num_classes)."""

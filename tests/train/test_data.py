@@ -1,0 +1,75 @@
+"""Feature stores as datasets: joining by sample name, validation carved by subject, cached block reads."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from har.io.store import atomic_store, create_sample_array, stamp, write_array, write_meta, write_splits
+from har.train.data import FeatureDataset, FeatureStores, SampleCache, carve_validation
+
+
+def make_store(path, names, values, name="x", extra_length=False):
+    subjects = [int(n[9:12]) for n in names]
+    with atomic_store(path) as group:
+        array = create_sample_array(group, name, len(names), (2,), np.float32, per_shard=3)
+        array[...] = np.asarray(values, np.float32)
+        if extra_length:
+            write_array(group, "length", np.arange(len(names), dtype=np.int32))
+        write_meta(group, {"sample": names, "label": [int(n[-3:]) - 1 for n in names], "setup": [1] * len(names),
+                           "camera": [1] * len(names), "subject": subjects, "replication": [1] * len(names)})
+        train = [i for i, s in enumerate(subjects) if s in (1, 2, 4)]
+        write_splits(group, {"xsub": {"train": train, "test": [i for i in range(len(names)) if i not in train]}})
+        stamp(group, artifact="demo")
+
+
+NAMES = [f"S001C001P{p:03d}R001A{a:03d}" for p in (1, 2, 3, 4) for a in (1, 2)]
+
+
+def test_stores_join_on_sample_names_and_keep_the_first_stores_splits(tmp_path):
+    make_store(tmp_path / "skeleton.zarr", NAMES, [[i, i] for i in range(8)], extra_length=True)
+    # the second store lost sample 2 (quarantined) and is otherwise in the same order
+    kept = [n for k, n in enumerate(NAMES) if k != 2]
+    make_store(tmp_path / "stroi.zarr", kept, [[10 * NAMES.index(n)] * 2 for n in kept], name="mosaic")
+    stores = FeatureStores.open({"skeleton": tmp_path / "skeleton.zarr", "stroi": tmp_path / "stroi.zarr"})
+    assert list(stores.meta["sample"]) == kept
+    for i, name in enumerate(kept):
+        arrays = stores.read(i)
+        assert arrays["x"][0] == NAMES.index(name) and arrays["mosaic"][0] == 10 * NAMES.index(name)
+        assert arrays["length"] == NAMES.index(name)
+    assert sorted(stores.meta["subject"][stores.splits["xsub"]["test"]]) == [3, 3]
+    block = stores.read_block(np.arange(1, 5))
+    assert [b["x"][0] for b in block] == [1, 3, 4, 5]
+
+
+def test_validation_holds_out_whole_training_subjects():
+    subjects = np.repeat([1, 2, 4, 5, 8], 10)
+    train = np.arange(50)
+    fit, val = carve_validation(train, subjects, 0.2, np.random.default_rng(0))
+    assert len(set(subjects[val])) == 1 and not set(subjects[val]) & set(subjects[fit])
+    assert len(fit) + len(val) == 50
+    fit, val = carve_validation(np.arange(10), np.ones(10, int), 0.2, np.random.default_rng(0))
+    assert len(val) == 2 and not set(val) & set(fit)
+
+
+def test_dataset_augments_reproducibly_per_epoch_and_caches_within_a_bound(tmp_path):
+    make_store(tmp_path / "skeleton.zarr", NAMES, [[i, i] for i in range(8)], extra_length=True)
+    stores = FeatureStores.open({"skeleton": tmp_path / "skeleton.zarr"})
+
+    def make_inputs(arrays, rng):
+        noise = 0.0 if rng is None else rng.normal()
+        return {"x": arrays["x"] + noise}
+
+    cache = SampleCache(max_bytes=3 * 8)  # three samples of two float32
+    dataset = FeatureDataset(stores, np.arange(8), {0: 0, 1: 1}, make_inputs, cache, augment=True, seed=1,
+                             read_block=4)
+    first = dataset[5]["x"].clone()
+    assert cache.bytes <= 24
+    assert dataset[5]["x"].equal(first)
+    dataset.set_epoch(1)
+    assert not dataset[5]["x"].equal(first)
+    assert int(dataset[5]["target"]) == 1 and int(dataset[5]["index"]) == 5  # A002 -> class 1
+    plain = FeatureDataset(stores, np.arange(8), {0: 0, 1: 1}, make_inputs, SampleCache(1 << 20), augment=False)
+    assert plain[5]["x"].tolist() == [5.0, 5.0]
+    with pytest.raises(ValueError, match="no sample is present"):
+        make_store(tmp_path / "other.zarr", [n.replace("S001", "S002") for n in NAMES], [[0, 0]] * 8)
+        FeatureStores.open({"skeleton": tmp_path / "skeleton.zarr", "stroi": tmp_path / "other.zarr"})
