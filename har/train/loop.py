@@ -70,6 +70,10 @@ class Phase:
     select_key: str = "logits"  # output whose validation accuracy picks the best epoch
     metric_keys: tuple[str, ...] = ("logits",)  # logits outputs whose accuracy is logged
     forward: ForwardFn = default_forward
+    # Set for a stream's pretraining: the sub-modules (state-dict prefixes) it trains. Its result does not depend
+    # on the spec's late_keys (fusion settings), so its finished checkpoint is matched on ctx.stream_fingerprint
+    # and, when only those keys changed, these sub-modules (and nothing else) are loaded from it.
+    stream_modules: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.select_key not in self.metric_keys:
@@ -86,6 +90,7 @@ class TrainContext:
     checkpoint_dir: Path
     fingerprint: str
     seed: int
+    stream_fingerprint: str = ""  # the fingerprint without the spec's late_keys (for stream phases)
     progress: bool = True
     history: list = field(default_factory=list)  # one dict per epoch of every phase
     seconds: float = 0.0
@@ -147,8 +152,27 @@ def run_epoch(ctx: TrainContext, phase: Phase, optimizer=None) -> dict[str, floa
 
 
 def _phase_state(ctx, phase, optimizer, epoch, best, history) -> dict:
-    return {"fingerprint": ctx.fingerprint, "phase": phase.name, "epoch": epoch, "best": best,
+    return {"fingerprint": phase_fingerprint(ctx, phase), "phase": phase.name, "epoch": epoch, "best": best,
             "history": history, "model": ctx.model.state_dict(), "optimizer": optimizer.state_dict()}
+
+
+def phase_fingerprint(ctx: TrainContext, phase: Phase) -> str:
+    return ctx.stream_fingerprint if phase.stream_modules and ctx.stream_fingerprint else ctx.fingerprint
+
+
+def load_phase_weights(model: nn.Module, state: dict, phase: Phase) -> None:
+    """Load a phase checkpoint: the whole model, or for a stream phase only its sub-modules (the checkpoint may come
+    from a run with another fusion module; the rest of the model keeps its freshly built values, as in a run that
+    trains this phase itself)."""
+    if not phase.stream_modules:
+        model.load_state_dict(state)
+        return
+    prefixes = tuple(f"{name}." for name in phase.stream_modules)
+    own = {k for k in model.state_dict() if k.startswith(prefixes)}
+    chosen = {k: v for k, v in state.items() if k.startswith(prefixes)}
+    if set(chosen) != own:
+        raise KeyError(f"phase {phase.name!r}: checkpoint does not hold the same {phase.stream_modules} weights")
+    model.load_state_dict(chosen, strict=False)
 
 
 def use_batch_size(ctx: TrainContext, size: int, phase_name: str) -> None:
@@ -165,9 +189,9 @@ def fit(ctx: TrainContext, phase: Phase) -> dict:
     weights into ctx.model and return {best_epoch, best_val_acc, epochs_run, history}."""
     from har.train import checkpoint
     paths = checkpoint.phase_paths(ctx.checkpoint_dir, phase.name)
-    done = checkpoint.read_done(paths["done"], ctx.fingerprint)
+    done = checkpoint.read_done(paths["done"], phase_fingerprint(ctx, phase))
     if done is not None:
-        ctx.model.load_state_dict(checkpoint.load(paths["best"], ctx.device)["model"])
+        load_phase_weights(ctx.model, checkpoint.load(paths["best"], ctx.device)["model"], phase)
         ctx.history.extend(done["history"])
         ctx.seconds += done["seconds"]
         return done
@@ -179,8 +203,8 @@ def fit(ctx: TrainContext, phase: Phase) -> dict:
     start, best, history, seconds = 0, {"epoch": -1, "acc": -1.0}, [], 0.0
     if paths["last"].exists():
         state = checkpoint.load(paths["last"], ctx.device)
-        if state["fingerprint"] == ctx.fingerprint:
-            ctx.model.load_state_dict(state["model"])
+        if state["fingerprint"] == phase_fingerprint(ctx, phase):
+            load_phase_weights(ctx.model, state["model"], phase)
             optimizer.load_state_dict(state["optimizer"])
             start, best, history = state["epoch"] + 1, state["best"], state["history"]
             seconds = state.get("seconds", 0.0)
@@ -192,6 +216,10 @@ def fit(ctx: TrainContext, phase: Phase) -> dict:
         for group in optimizer.param_groups:
             group["lr"] = config.optim.lr * lr_factor(config.optim, epoch, config.epochs)
         torch.manual_seed(ctx.seed * 1000 + epoch)
+        # The shuffling order is a function of (seed, epoch) too, not of the loader's history: a run that resumes
+        # or reuses finished phases trains exactly like one that ran every phase.
+        if ctx.train_loader.generator is not None:
+            ctx.train_loader.generator.manual_seed(ctx.seed * 1000 + epoch)
         for loader in (ctx.train_loader,):
             if hasattr(loader.dataset, "set_epoch"):
                 loader.dataset.set_epoch(epoch)
@@ -215,7 +243,7 @@ def fit(ctx: TrainContext, phase: Phase) -> dict:
         if config.patience and stale >= config.patience:
             break
     ctx.model.load_state_dict(checkpoint.load(paths["best"], ctx.device)["model"])
-    summary = {"fingerprint": ctx.fingerprint, "phase": phase.name, "best_epoch": best["epoch"],
+    summary = {"fingerprint": phase_fingerprint(ctx, phase), "phase": phase.name, "best_epoch": best["epoch"],
                "best_val_acc": best["acc"], "epochs_run": len(history), "history": history,
                "seconds": seconds}
     checkpoint.write_done(paths["done"], summary)

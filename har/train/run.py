@@ -25,9 +25,18 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def fingerprint(spec: ModelSpec, config, stores: FeatureStores) -> str:
-    """Identity of a training run: its config and the identity of its input data (attrs, samples, shapes)."""
-    digest = hashlib.sha256(json.dumps([spec.name, asdict(config)], sort_keys=True, default=str).encode())
+def without_keys(mapping: dict, dotted: tuple[str, ...]) -> dict:
+    """A copy of a nested dict without the dotted keys ("model.fusion", "fusion")."""
+    out = {k: (without_keys(v, tuple(d.split(".", 1)[1] for d in dotted if d.startswith(f"{k}.")))
+               if isinstance(v, dict) else v) for k, v in mapping.items() if k not in dotted}
+    return out
+
+
+def fingerprint(spec: ModelSpec, config, stores: FeatureStores, ignore: tuple[str, ...] = ()) -> str:
+    """Identity of a training run: its config (less the dotted keys in `ignore`) and the identity of its input
+    data (attrs, samples, shapes)."""
+    described = without_keys(asdict(config), ignore)
+    digest = hashlib.sha256(json.dumps([spec.name, described], sort_keys=True, default=str).encode())
     for name, group in stores.groups.items():
         digest.update(json.dumps(dict(group.attrs), sort_keys=True, default=str).encode())
         digest.update(stores.meta["sample"].astype(str).tobytes())
@@ -67,6 +76,7 @@ def train_model(spec: ModelSpec, config, store_paths: dict[str, Path], out_dir: 
         train_loader=make_loader(train_set, batch_size, True, config.seed, config.loader_workers),
         val_loader=make_loader(val_set, config.eval_batch_size, False, config.seed, config.loader_workers),
         checkpoint_dir=Path(checkpoint_dir), fingerprint=fingerprint(spec, config, stores),
+        stream_fingerprint=fingerprint(spec, config, stores, ignore=spec.late_keys),
     )
     ctx.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     spec.recipe(ctx, config)

@@ -41,3 +41,6 @@ class ModelSpec:
     summarize: Callable[[dict, np.ndarray], dict] | None = None
     # (outputs over the test split, classes, plots folder) -> extra DVC plot files (e.g. attention per class)
     write_plots: Callable[[dict, np.ndarray, Path], None] | None = None
+    # Dotted config keys read only after the streams' pretraining (fusion scheme, fusion phase): changing them
+    # reuses the finished checkpoints of the stream phases (Phase.stream_modules) (e.g. a `dvc exp run` fusion ablation).
+    late_keys: tuple[str, ...] = ()

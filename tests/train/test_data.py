@@ -73,3 +73,10 @@ def test_dataset_augments_reproducibly_per_epoch_and_caches_within_a_bound(tmp_p
     with pytest.raises(ValueError, match="no sample is present"):
         make_store(tmp_path / "other.zarr", [n.replace("S001", "S002") for n in NAMES], [[0, 0]] * 8)
         FeatureStores.open({"skeleton": tmp_path / "skeleton.zarr", "stroi": tmp_path / "other.zarr"})
+
+
+def test_fingerprint_ignores_only_the_late_keys():
+    from har.train.run import without_keys
+    config = {"seed": 0, "fusion": {"epochs": 6}, "model": {"fusion": "amfi", "width": 0.125}}
+    assert without_keys(config, ("fusion", "model.fusion")) == {"seed": 0, "model": {"width": 0.125}}
+    assert without_keys(config, ()) == config

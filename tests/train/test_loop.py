@@ -127,3 +127,41 @@ def test_frozen_part_stays_in_eval_mode_during_training(tmp_path):
 ])
 def test_lr_factor(schedule, epoch, expected):
     assert lr_factor(schedule, epoch, 10) == pytest.approx(expected)
+
+
+def test_phase_batch_size_rebatches_the_training_loader(tmp_path):
+    ctx = context(tmp_path)
+    config = PhaseConfig(epochs=1, batch_size=8, optim=OptimConfig("adam", lr=0.05))
+    fit(ctx, Phase("main", config, list(ctx.model.parameters()), cross_entropy_on()))
+    assert ctx.train_loader.batch_size == 8
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        fit(context(tmp_path / "b"), Phase("main", PhaseConfig(epochs=1, batch_size=0),
+                                            list(ctx.model.parameters()), cross_entropy_on()))
+
+
+def test_reusable_phase_is_reused_when_only_late_keys_change(tmp_path):
+    """A stream phase done under one fusion setting is reused under another (same stream fingerprint), loading only
+    the stream's weights; a phase that is not a stream phase would run again."""
+    ctx = context(tmp_path)
+    ctx.stream_fingerprint = "streams"
+    stream = Phase("stream", PhaseConfig(epochs=2, batch_size=16, optim=OptimConfig("adam", lr=0.05)),
+                   list(ctx.model.body.parameters()), cross_entropy_on(), stream_modules=("body",))
+    fit(ctx, stream)
+    trained = {k: v.clone() for k, v in ctx.model.body.state_dict().items()}
+
+    other = context(tmp_path, seed=5)
+    other.fingerprint, other.stream_fingerprint = "another fusion", "streams"
+    # a late module of the same shape (another fusion scheme): its weights must stay as built, not be loaded
+    other.model.head = nn.Linear(8, 2, bias=False)
+    before = other.model.head.weight.clone()
+    summary = fit(other, Phase("stream", stream.config, list(other.model.body.parameters()), cross_entropy_on(),
+                               stream_modules=("body",)))
+    assert summary["epochs_run"] == 2 and len(other.history) == 2  # the finished phase, not a new run
+    for key, value in other.model.body.state_dict().items():
+        assert torch.equal(value, trained[key])
+    assert torch.equal(other.model.head.weight, before)
+
+    again = context(tmp_path, seed=5)
+    again.fingerprint = "another fusion"
+    fresh = fit(again, Phase("stream", stream.config, list(again.model.parameters()), cross_entropy_on()))
+    assert fresh["history"][0]["epoch"] == 0 and len(again.history) == 2 and fresh is not summary

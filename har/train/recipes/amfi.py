@@ -62,7 +62,7 @@ def _stream_phase(model, name: str, key: str, config: PhaseConfig) -> Phase:
         return total, {k: float(v) for k, v in parts.items()}
 
     return Phase(f"pretrain_{name}", config, list(getattr(model, name).parameters()), objective,
-                 select_key=name, metric_keys=(name,), forward=forward)
+                 select_key=name, metric_keys=(name,), forward=forward, stream_modules=(name,))
 
 
 def recipe(ctx: TrainContext, config: AmfiTrain) -> None:
@@ -94,4 +94,6 @@ SPEC = ModelSpec(
     name="amfi", paper="AMFI-Net: ResNet3D-18 + 2s-AGCN with non-local, SE and skeleton-confidence gate (2025)",
     inputs=("skeleton", "rgb_clips"), config_type=AmfiTrain, build=build_amfi_net, make_inputs=amfi_inputs,
     recipe=recipe, stream_keys=("rgb", "skeleton"), summarize=summarize,
+    late_keys=("fusion", "model.fusion", "model.decision_modality", "model.nonlocal_positions",
+               "model.nonlocal_reduction", "model.se_reduction", "model.fusion_dropout", "model.gate_lambda"),
 )

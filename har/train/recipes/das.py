@@ -62,7 +62,7 @@ def _parts_forward(model, batch):
 
 def _parts_loss(outputs, target):
     terms = {name: torch.nn.functional.cross_entropy(outputs[name], target) for name in PART_NAMES}
-    return sum(terms.values()), {k: float(v) for k, v in terms.items()}
+    return sum(terms.values()), {k: float(v.detach()) for k, v in terms.items()}
 
 
 def _pose_forward(model, batch):
@@ -79,11 +79,11 @@ def recipe(ctx: TrainContext, config: DasTrain) -> None:
     ce = _parts_loss
     configure_stage(model, "parts")
     fit(ctx, Phase("pretrain_parts", config.pretrain_parts, list(model.parts.parameters()), ce,
-                   metric_keys=("logits", *PART_NAMES), forward=_parts_forward))
+                   metric_keys=("logits", *PART_NAMES), forward=_parts_forward, stream_modules=("parts",)))
     configure_stage(model, "pose")
     fit(ctx, Phase("pretrain_pose", config.pretrain_pose, list(model.pose.parameters()),
                    lambda out, target: (torch.nn.functional.cross_entropy(out["logits"], target), {}),
-                   forward=_pose_forward))
+                   forward=_pose_forward, stream_modules=("pose",)))
 
     def objective(outputs, target):
         total, parts = das_loss(outputs, target, config.model, model)
@@ -128,4 +128,6 @@ SPEC = ModelSpec(
     inputs=("skeleton", "part_crops"), config_type=DasTrain, build=build_das_attention, make_inputs=das_inputs,
     recipe=recipe, stream_keys=(*PART_NAMES, "pose"), predict=predict, summarize=summarize,
     write_plots=write_plots,
+    late_keys=("attention", "finetune", "model.lambda_attention", "model.lambda_weights", "model.test_views",
+               "model.attention_hidden"),
 )

@@ -59,7 +59,7 @@ def recipe(ctx: TrainContext, config: StroiTrain) -> None:
     set_frozen(model.rgb, True)
     fit(ctx, Phase("gcn", config.gcn, list(model.skeleton.parameters()),
                    lambda out, target: (torch.nn.functional.cross_entropy(out["logits"], target), {}),
-                   forward=_gcn_forward))
+                   forward=_gcn_forward, stream_modules=("skeleton",)))
     set_frozen(model.rgb, False)
     set_frozen(model.skeleton, True)
     fit(ctx, Phase("resnet", config.resnet, list(model.rgb.parameters()), objective,
@@ -81,4 +81,7 @@ SPEC = ModelSpec(
     name="stroi", paper="Skeleton-driven ST-ROI attention: ST-GCN joint weights x ST-ROI mosaic -> ResNet-18",
     inputs=("skeleton", "stroi"), config_type=StroiTrain, build=build_stroi_net, make_inputs=stroi_inputs,
     recipe=recipe, stream_keys=("skeleton", "rgb"), summarize=summarize,
+    late_keys=("resnet", "finetune", "model.resnet_width", "model.resnet_depths", "model.resnet_dropout",
+               "model.input_size", "model.use_joint_weights", "model.joint_weight_norm", "model.ensemble",
+               "model.ensemble_rgb_weight", "model.loss", "model.rgb_loss_weight"),
 )
