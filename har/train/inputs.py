@@ -23,6 +23,16 @@ class PhotometricAugment:
     contrast: float = 0.15  # scale around the mean by U(1 - c, 1 + c)
 
 
+def resize_clip(clip: np.ndarray, size: int) -> np.ndarray:
+    """(T, H, W, 3) uint8 clip -> (T, size, size, 3): one stored clip size serves models of several input sizes
+    (AMFI-Net reads 112x112, the CPU EPAM-Net 64x64). Area interpolation when shrinking, linear when enlarging."""
+    if clip.shape[1] == size and clip.shape[2] == size:
+        return clip
+    import cv2
+    method = cv2.INTER_AREA if size < clip.shape[1] else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(np.ascontiguousarray(frame), (size, size), interpolation=method) for frame in clip])
+
+
 def to_unit(images: np.ndarray) -> np.ndarray:
     """uint8 (..., 3) -> float32 in [0, 1]."""
     return images.astype(np.float32) / 255.0

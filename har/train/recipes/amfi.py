@@ -15,7 +15,7 @@ import numpy as np
 
 from har.models.amfi_net import AmfiNetConfig, build_amfi_net, gate_statistics, loss as amfi_loss, set_stage, \
     stream_loss
-from har.train.inputs import channels_first_clip, min_max, rotate_flip_scale
+from har.train.inputs import channels_first_clip, min_max, resize_clip, rotate_flip_scale
 from har.train.loop import OptimConfig, Phase, PhaseConfig, TrainContext, fit
 from har.train.recipes.glimpse import SkeletonAugment
 from har.train.spec import ModelSpec, TrainBase
@@ -48,7 +48,8 @@ class AmfiTrain(TrainBase):
 def amfi_inputs(config: AmfiTrain, arrays: dict, rng: np.random.Generator | None) -> dict:
     """rgb_clips + skeleton sample -> {'rgb': (3, T, H, W) min-max scaled, 'skeleton': (M, T, V, 3)}."""
     aug = config.clip_augment
-    clip = rotate_flip_scale(arrays["clips"], rng, aug.rotate, aug.flip, aug.scale)
+    clip = rotate_flip_scale(resize_clip(arrays["clips"], config.model.rgb_size), rng, aug.rotate, aug.flip,
+                             aug.scale)
     skeleton = augment_skeleton(arrays["x"], rng, config.skeleton_augment.scale, config.skeleton_augment.jitter)
     return {"rgb": channels_first_clip(min_max(clip.astype(np.float32))), "skeleton": skeleton}
 

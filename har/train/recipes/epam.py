@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from har.models.epam_net import EpamNetConfig, build_epam_net, loss as epam_loss
-from har.train.inputs import (PhotometricAugment, channels_first_clip, photometric, pose_heatmaps, standardize,
-                              to_unit)
+from har.train.inputs import (PhotometricAugment, channels_first_clip, photometric, pose_heatmaps, resize_clip,
+                              standardize, to_unit)
 from har.train.loop import OptimConfig, Phase, PhaseConfig, TrainContext, cross_entropy_on, fit
 from har.train.spec import ModelSpec, TrainBase
 
@@ -37,7 +37,7 @@ class EpamTrain(TrainBase):
 
 def epam_inputs(config: EpamTrain, arrays: dict, rng: np.random.Generator | None) -> dict:
     """rgb_clips + heatmaps sample -> {'rgb': (3, T, H, W), 'heatmaps': (K, T', h, w)} float32."""
-    clip = photometric(to_unit(arrays["clips"]), rng, config.photometric)
+    clip = photometric(to_unit(resize_clip(arrays["clips"], config.model.rgb_size)), rng, config.photometric)
     heatmaps = pose_heatmaps(arrays, rng, config.model.pose_frames, config.heatmap_sigma, config.heatmap_limbs)
     return {"rgb": channels_first_clip(standardize(clip)), "heatmaps": heatmaps}
 
