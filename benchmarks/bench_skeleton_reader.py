@@ -8,7 +8,7 @@ bodyInfo; per body a dict {key: float(v) for key, v in zip(body_info_key, line.s
 numJoint = int(readline), jointInfo = a list of 25 dicts {key: float(v) ...} over the 12 joint keys (the key lists
 are literals inside the body and joint loops, as there). It returns Python dicts and does no validation.
 
-Both readers parse the same files in the same run: the real samples in /work/shared/ntu-samples (or --files DIR)
+Both readers parse the same files in the same run: the real samples in tests/data/ntu-samples (or --files DIR)
 plus generated files (1 and 2 bodies, 60-300 frames, written with write_skeleton). Each round reads every file
 with each reader, one after the other, the first one alternating; a reader's time is its fastest round, and the
 median of the per-round ratios (both readers under about the same machine load) is printed too. Time is thread
@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from har.io.ntu_skeleton import iter_skeleton_paths, read_skeleton  # noqa: E402
 from har.io.skeleton_format import NUM_JOINTS, BodyTrack, SkeletonFile, write_skeleton  # noqa: E402
 
-REAL_SAMPLES = Path("/work/shared/ntu-samples")
+REAL_SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data" / "ntu-samples"
 GENERATED_SHAPES = ((60, 1), (90, 2), (120, 1), (150, 2), (200, 1), (240, 2), (300, 1), (300, 2))
 
 

@@ -39,7 +39,7 @@ from har.parallel import ComputeSettings  # noqa: E402
 from har.synth.config import SynthConfig  # noqa: E402
 from har.synth.generate import generate_dataset  # noqa: E402
 
-REAL = Path("/work/shared/ntu-samples")
+REAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "ntu-samples"
 REAL_SAMPLE = "S001C001P001R001A001"
 SYNC = ComputeSettings(scheduler="synchronous")
 

@@ -15,7 +15,7 @@ from har.io.ntu_skeleton import read_skeleton
 from har.io.store import open_store, read_splits
 from har.parallel import ComputeSettings
 
-SAMPLES = Path("/work/shared/ntu-samples")
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "ntu-samples"  # real NTU files shipped with the tests
 SYNC = ComputeSettings(scheduler="synchronous", block_size=2)
 
 

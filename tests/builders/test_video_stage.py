@@ -30,7 +30,7 @@ from har.synth.generate import generate_dataset
 from har.transforms.box import crop_and_resize, keypoints_to_box_frame
 from pipeline.params import as_record
 
-SAMPLES = Path("/work/shared/ntu-samples")
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "ntu-samples"  # real NTU files shipped with the tests
 REAL = "S001C001P001R001A001"
 SYNC = ComputeSettings(scheduler="synchronous", block_size=5)
 FIELDS = ["xyz", "color_xy", "tracking"]

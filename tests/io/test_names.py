@@ -7,7 +7,7 @@ import pytest
 
 from har.io.names import SampleName, SampleNameError, missing_skeletons, parse_missing_list, parse_sample_name
 
-SAMPLES = Path("/work/shared/ntu-samples")
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "ntu-samples"  # real NTU files shipped with the tests
 
 
 @pytest.mark.parametrize("text,expected", [

@@ -14,7 +14,7 @@ from har.io.ntu_skeleton import iter_skeleton_paths, parse_skeleton, read_skelet
 from har.io.skeleton_format import BodyTrack, SkeletonFormatError, frames_from_tracks, format_skeleton
 from har.io.skeleton_text import parse_skeleton_strict
 
-SAMPLES = Path("/work/shared/ntu-samples")
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "ntu-samples"  # real NTU files shipped with the tests
 REAL = sorted(SAMPLES.glob("*.skeleton"))
 A001 = SAMPLES / "S001C001P001R001A001.skeleton"
 

@@ -14,7 +14,7 @@ from pipeline.params import load_params, section
 from pipeline.skeletons import SkeletonOptions
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = Path("/work/shared/ntu-samples/S001C001P001R001A001.skeleton")
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "ntu-samples" / "S001C001P001R001A001.skeleton"
 runner = CliRunner()
 
 

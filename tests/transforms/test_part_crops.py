@@ -14,7 +14,7 @@ from har.transforms.box import crop_and_resize, person_box
 from har.transforms.crop import (PartError, body_boxes, body_heights, crop_boxes, hand_boxes, nearest_valid_index,
                                  part_boxes)
 
-SAMPLES = Path("/work/shared/ntu-samples")
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "ntu-samples"  # real NTU files shipped with the tests
 REAL = "S001C001P001R001A001"
 
 
