@@ -1,7 +1,11 @@
 """Strict conversion of plain mappings (a params.yaml section) into frozen dataclasses.
 
 Unknown keys are rejected with a message naming the key and where it sits, so a typo in params.yaml fails
-loudly instead of silently falling back to a default.
+loudly instead of silently falling back to a default. Two conventions keep each setting in one home:
+- a dataclass may list keys it no longer takes in a `moved_keys: ClassVar[dict[str, str]]` (old key -> where the
+  setting lives now); such a key is rejected with that pointer;
+- a field declared with `metadata={"params": False, "why": ...}` is filled by code (for example from the attrs of
+  a store the stage reads), never from params.yaml: setting it there is rejected with the `why`.
 """
 from __future__ import annotations
 
@@ -23,9 +27,16 @@ def from_mapping(cls: type[T], data: Mapping[str, Any] | None, where: str) -> T:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
+    settable = {name for name, f in fields.items() if f.metadata.get("params", True)}
+    unknown = sorted(set(data) - settable)
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known keys: {', '.join(sorted(fields))})")
+        key = unknown[0]
+        moved = getattr(cls, "moved_keys", None) or {}
+        if key in moved:
+            raise ConfigError(f"{where}: key {key!r} was removed: {moved[key]}")
+        if key in fields:
+            raise ConfigError(f"{where}: key {key!r} is not a params key: {fields[key].metadata.get('why', '')}")
+        raise ConfigError(f"{where}: unknown key {key!r} (known keys: {', '.join(sorted(settable))})")
     hints = typing.get_type_hints(cls)
     values = {}
     for name, field in fields.items():

@@ -4,11 +4,15 @@ Imports of the heavy libraries happen inside the commands so `har-prep --help` s
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from pipeline import trace
+
+trace.install(sys.argv)
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="NTU RGB+D preprocessing pipeline and multimodal action-recognition models.")
 PARAMS = typer.Option(Path("params.yaml"), "--params", help="params file (one section per stage)")

@@ -11,7 +11,10 @@ from har.config import ConfigError, from_mapping, to_mapping
 T = TypeVar("T")
 DEFAULT_PARAMS = Path("params.yaml")
 # Top-level sections params.yaml may hold (train_<model>/evaluate sections are checked by their stages).
-STAGE_SECTIONS = {"compute", "synth", "ingest", "skeletons", "heatmaps", "video", "evaluate", "report"}
+# `denoise` (which actors every artifact shows) is read by the skeletons, heatmaps and video stages; `poses` (pose
+# frames and person box) by the heatmaps and video stages: each shared setting has one home.
+STAGE_SECTIONS = {"compute", "synth", "ingest", "denoise", "skeletons", "poses", "heatmaps", "video", "evaluate",
+                  "report"}
 # Models with a train_<model> section. A plain tuple, not har.train.registry, so that loading params does not import
 # torch and the five models into the data stages (tests check it equals the registry's keys).
 MODEL_NAMES = ("glimpse", "epam", "amfi", "das", "stroi")

@@ -11,18 +11,19 @@ import typer
 from har.builders.skeletons import SkeletonOptions, normalized_skeleton
 from har.io.ntu_skeleton import read_skeleton
 from har.layout import action_name
+from har.train.registry import model_spec
 from har.train.run import load_trained, pick_device
-from har.transforms.denoise import Track
+from har.transforms.denoise import DenoiseConfig, Track
 from pipeline import paths
 from pipeline.params import load_params, section
-from pipeline.train import model_spec
 
 
-def skeleton_input(path: Path, options: SkeletonOptions) -> dict[str, torch.Tensor]:
+def skeleton_input(path: Path, options: SkeletonOptions,
+                   denoise: DenoiseConfig = DenoiseConfig()) -> dict[str, torch.Tensor]:
     """A .skeleton file preprocessed exactly as the skeletons stage does: {'x': (1, M, T, V, 3), 'length'}."""
     parsed = read_skeleton(path)
     tracks = [Track(frames=t.frames, xyz=t.xyz, extra={}) for t in parsed.tracks]
-    result = normalized_skeleton({"sample": path.name, "tracks": tracks}, options)
+    result = normalized_skeleton({"sample": path.name, "tracks": tracks}, options, denoise)
     if isinstance(result, str):
         raise typer.BadParameter(result)
     x, length = result
@@ -54,9 +55,10 @@ def run(skeleton_file: Path, model_name: str, model_dir: Path | None, params_fil
     params = load_params(params_file)
     config = section(spec.config_type, f"train_{model_name}", params_file, params)
     options = section(SkeletonOptions, "skeletons", params_file, params)
+    denoise = section(DenoiseConfig, "denoise", params_file, params)
     device = pick_device(config.device)
     model, classes = load_trained(spec, config, model_dir or paths.MODELS / model_name, device)
-    inputs = {k: v.to(device) for k, v in skeleton_input(skeleton_file, options).items()}
+    inputs = {k: v.to(device) for k, v in skeleton_input(skeleton_file, options, denoise).items()}
     with torch.no_grad():
         probabilities = torch.softmax(model(**inputs)["logits"], dim=1)[0].cpu().numpy()
     typer.echo(f"{skeleton_file.name} ({model_name}, {device}):")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from har.train.registry import MODELS
+from har.train.registry import MODELS, model_spec
 from har.train.report import model_row, write_report
 from pipeline import paths
 from pipeline.params import load_params, section
@@ -13,7 +13,7 @@ def run(params_file: Path, models: list[str] | None = None) -> list[dict]:
     params = load_params(params_file)
     rows = []
     for name in models or list(MODELS):
-        spec = MODELS[name]
+        spec = model_spec(name)
         config = section(spec.config_type, f"train_{name}", params_file, params)
         timing = paths.METRICS / "timing"
         rows.append(model_row(spec, config, paths.FEATURE_STORES, paths.MODELS / name,

@@ -41,3 +41,21 @@ def test_bad_sections_name_the_key(data, message):
     with pytest.raises(ConfigError) as error:
         from_mapping(Outer, data, "params.yaml:s")
     assert message in str(error.value)
+
+
+@dataclass(frozen=True)
+class Renamed:
+    size: int = 3
+    bound: float | None = field(default=None, metadata={"params": False, "why": "read from the store's attrs"})
+
+    moved_keys = {"old_size": "the size now lives in section `other`"}  # a plain class attribute works too
+
+
+def test_moved_keys_and_code_filled_fields_are_refused_naming_the_key():
+    with pytest.raises(ConfigError, match=r"params.yaml:s: key 'old_size' was removed: the size now lives in"):
+        from_mapping(Renamed, {"old_size": 4}, "params.yaml:s")
+    with pytest.raises(ConfigError, match=r"params.yaml:s: key 'bound' is not a params key: read from the store"):
+        from_mapping(Renamed, {"bound": 1.0}, "params.yaml:s")
+    with pytest.raises(ConfigError, match=r"unknown key 'typo' \(known keys: size\)"):
+        from_mapping(Renamed, {"typo": 1}, "params.yaml:s")
+    assert from_mapping(Renamed, {"size": 5}, "w") == Renamed(size=5, bound=None)

@@ -1,8 +1,11 @@
 """End to end: the real `dvc repro` on params.smoke.yaml in a temporary copy of the repository, then sharing.
 
-Builds every stage (synthetic data -> features -> five models -> report), checks a second repro runs nothing,
-pushes to a local-directory remote, clones the repository into a new folder, pulls, and checks that `dvc status`
-is clean and every artifact is byte-identical.
+Builds every stage (synthetic data -> features -> five models -> report) with every project module each stage
+loads traced, and checks what the smoke pipeline must produce: the stores' shapes and sample order, empty
+quarantines, every metrics file with its keys and intervals, the report's rows, dvc.yaml deps covering every module
+a stage loads (and no torch in a data stage), a second repro that runs nothing; then pushes to a local-directory
+remote, clones, pulls (byte-identical, `dvc status` clean), rebuilds the data stages and glimpse from scratch in the
+clone and checks they reproduce the committed hashes.
 """
 from __future__ import annotations
 
@@ -14,15 +17,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+import zarr
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
 
 
-def run(command: list[str], cwd: Path, timeout: int = 900) -> str:
+def run(command: list[str], cwd: Path, timeout: int = 900, env: dict | None = None) -> str:
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", **(env or {})}
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-4000:]}\n"
@@ -62,21 +67,104 @@ def test_smoke_params_have_the_same_keys_as_the_defaults():
     assert keys(smoke) == keys(default)
 
 
+SAMPLES = 24  # params.smoke.yaml: 4 actions x 3 subjects x 2 cameras x 1 replication
+# Shapes params.smoke.yaml must give (N first); a change there must update these on purpose.
+STORE_ARRAYS = {
+    "features/skeleton.zarr": ("x", (SAMPLES, 2, 8, 25, 3)),
+    "features/heatmaps.zarr": ("heatmaps", (SAMPLES, 25, 8, 16, 16)),
+    "features/rgb_clips.zarr": ("clips", (SAMPLES, 8, 32, 32, 3)),
+    "features/part_crops.zarr": ("crops", (SAMPLES, 3, 8, 16, 16, 3)),
+    "features/stroi.zarr": ("mosaic", (SAMPLES, 80, 80, 3)),
+}
+STREAMS = {"glimpse": set(), "epam": {"rgb", "pose"}, "amfi": {"rgb", "skeleton"},
+           "das": {"left_hand", "right_hand", "full_body", "pose"}, "stroi": {"rgb", "skeleton"}}
+DATA_STAGES = ("synth", "ingest", "skeletons", "heatmaps", "video")
+
+
+def check_stores(data: Path) -> None:
+    """Every feature store holds the 24 samples in the interim store's order, with the smoke shapes and splits."""
+    interim = zarr.open_group(data / "interim/skeletons.zarr", mode="r")
+    order = interim["sample"][:].tolist()
+    assert len(order) == SAMPLES and order == sorted(order)
+    for store, (array, shape) in STORE_ARRAYS.items():
+        group = zarr.open_group(data / store, mode="r")
+        assert group[array].shape == shape, store
+        assert group["sample"][:].tolist() == order, store
+        train, test = group["splits/xsub_train"][:], group["splits/xsub_test"][:]
+        assert len(train) and len(test) and not set(train) & set(test), store
+    for stage in ("ingest", "skeletons", "heatmaps", "video"):
+        rows = (data / f"reports/{stage}_quarantine.csv").read_text().splitlines()
+        assert rows == ["sample,reason"], f"{stage} quarantined {rows[1:]}"
+
+
+def check_interval(entry: dict, where: str) -> None:
+    for key in ("top1", "macro_f1"):
+        low, high = entry[f"{key}_ci95"]
+        assert 0.0 <= low <= entry[key] <= high <= 1.0, f"{where}: {key} {entry[key]} outside [{low}, {high}]"
+
+
+def check_metrics(data: Path) -> None:
+    """Each model's metrics: test size, keys, intervals, its streams and their paired comparisons; the report."""
+    test_size = zarr.open_group(data / "features/skeleton.zarr", mode="r")["splits/xsub_test"].shape[0]
+    summary = json.loads((data / "reports/summary.json").read_text())
+    table = (data / "reports/summary.md").read_text()
+    assert sorted(summary) == sorted(STREAMS)
+    for name, streams in STREAMS.items():
+        metrics = json.loads((data / f"metrics/{name}.json").read_text())
+        assert metrics["model"] == name and metrics["benchmark"] == "xsub"
+        assert metrics["test_samples"] == test_size
+        assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 1.0
+        check_interval(metrics, name)
+        assert set(metrics["streams"]) == streams
+        for stream, entry in metrics["streams"].items():
+            check_interval(entry, f"{name}.{stream}")
+        assert set(metrics.get("comparisons", {})) == streams
+        for stream, comparison in metrics.get("comparisons", {}).items():
+            assert comparison["verdict"] in ("better", "worse", "no significant difference"), (name, stream)
+        confusion = (data / f"plots/{name}/confusion.csv").read_text().splitlines()
+        assert len(confusion) == test_size + 1
+        saved = torch.load(data / f"models/{name}/model.pt", weights_only=True)
+        assert saved["spec"] == name and saved["model"]
+        assert json.loads((data / f"models/{name}/history.json").read_text()), name
+        row = summary[name]
+        assert row["top1"] == metrics["top1"] and row["test_samples"] == test_size
+        assert row["parameters"] > 0 and row["gflops_per_sample"] > 0
+        assert f"| {name} |" in table
+
+
+def check_deps(repo: Path, traces: Path) -> None:
+    """Every project module each stage loaded is one of its dvc.yaml deps (or under one); no torch in data stages."""
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    records = {p.stem: json.loads(p.read_text()) for p in traces.glob("*.json")}
+    assert set(records) == set(stages), sorted(set(stages) ^ set(records))
+    problems = []
+    for name, record in records.items():
+        deps = [d.rstrip("/") for d in stages[name].get("deps", [])]
+        missing = [m for m in record["modules"] if not any(m == d or m.startswith(f"{d}/") for d in deps)]
+        if missing:
+            problems.append(f"{name}: deps miss {missing}")
+        if name in DATA_STAGES and record["torch"]:
+            problems.append(f"{name}: a data stage imported torch")
+    assert not problems, "\n".join(problems)
+
+
 def test_dvc_repro_push_clone_pull(tmp_path):
     repo = tmp_path / "repo"
     copy_working_tree(repo)
-    shutil.copy(repo / "params.smoke.yaml", repo / "params.yaml")
+    params = yaml.safe_load((repo / "params.smoke.yaml").read_text())
+    # One process, so the trace sees every module the stage loads (compute settings change no output byte).
+    params["compute"]["scheduler"] = "synchronous"
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], repo)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "smoke"], repo)
 
-    log = run(["dvc", "repro"], repo, timeout=1200)
+    traces = tmp_path / "traces"
+    log = run(["dvc", "repro"], repo, timeout=1200, env={"HAR_TRACE_MODULES": str(traces)})
     assert "Running stage 'report'" in log
-    summary = json.loads((repo / "data/reports/summary.json").read_text())
-    assert sorted(summary) == ["amfi", "das", "epam", "glimpse", "stroi"]
-    for name in summary:
-        metrics = json.loads((repo / f"data/metrics/{name}.json").read_text())
-        assert 0.0 <= metrics["top1"] <= 1.0 and metrics["test_samples"] > 0
+    check_stores(repo / "data")
+    check_metrics(repo / "data")
+    check_deps(repo, traces)
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo)
     again = run(["dvc", "repro"], repo)
     assert "Running stage" not in again
@@ -93,3 +181,11 @@ def test_dvc_repro_push_clone_pull(tmp_path):
     assert "Data and pipelines are up to date" in run(["dvc", "status"], clone)
     assert digests(clone / "data") == digests(repo / "data")
     assert "Running stage" not in run(["dvc", "repro"], clone)
+
+    # Truthful rebuilds: the data stages and a model rebuilt from scratch reproduce what was pushed.
+    for stage in DATA_STAGES:
+        run(["dvc", "repro", "--force", "--single-item", stage], clone)
+    assert "Data and pipelines are up to date" in run(["dvc", "status", *DATA_STAGES], clone)
+    run(["dvc", "repro", "--force", "--single-item", "train_glimpse"], clone)
+    model = "data/models/glimpse/model.pt"
+    assert (clone / model).read_bytes() == (repo / model).read_bytes()

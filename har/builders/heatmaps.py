@@ -1,21 +1,25 @@
 """Stage `heatmaps`: skeletons.zarr -> heatmaps.zarr, Gaussian pseudo-heatmaps of the person-centric pose.
 
-Per sample: the denoised actors in video pixels (har.builders.poses, shared with the video stage), the
-PoseCompact person box, keypoints mapped into an H x W grid over that box, `frames` (48) test-mode uniformly
-sampled frames, PoseC3D heatmaps quantised to uint8 (value = round(255 h)).
+Per sample: the denoised actors in video pixels (har.builders.poses, shared with the video stage: params sections
+`denoise` and `poses`), the PoseCompact person box (`poses.box_padding`), keypoints mapped into an H x W grid over
+that box, `poses.frames` (48) test-mode uniformly sampled frames, PoseC3D heatmaps quantised to uint8
+(value = round(255 h)).
 Besides the fixed-index heatmaps the store keeps every kept frame's grid keypoints, so training can draw one random
 frame per bin and render its heatmaps on the fly (PoseC3D's training sampling) without re-reading the raw data.
+The store's attrs record how it rendered (sigma, limbs, size, frames, channels, joints, the pose view): training
+renders with those, never with a copy of them in its own params section.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from har.builders.ingest import write_quarantine
-from har.builders.poses import PoseError, pose_2d
+from har.builders.poses import PoseError, PoseOptions, pose_2d, pose_view_attrs
 from har.builders.skeletons import subset_splits
 from har.io.interim import InterimReader
 from har.io.store import (atomic_store, create_sample_array, open_store, read_splits, stamp, write_array,
@@ -31,12 +35,17 @@ ARTIFACT = "heatmaps"
 
 @dataclass(frozen=True)
 class HeatmapOptions:
-    frames: int = 48  # uniformly sampled frames (test mode: the middle of each bin)
+    """params.yaml section `heatmaps` (frames and person box: section `poses`; actors: section `denoise`)."""
     size: int = 32  # heatmap height = width (PoseC3D: 56 or 64)
-    sigma: float = 0.6
+    sigma: float = 0.6  # Gaussian std in heatmap pixels (recorded in the store; EPAM's training rendering reads it)
     limbs: bool = False  # add one channel per bone after the joint channels
-    box_padding: float = 0.25
-    denoise: DenoiseConfig = field(default_factory=DenoiseConfig)
+
+    # Keys this section used to hold: each setting now has one home.
+    moved_keys: ClassVar[dict[str, str]] = {
+        "frames": "the pose frame count is poses.frames (shared with the video stage)",
+        "box_padding": "the person box padding is poses.box_padding (shared with the video stage)",
+        "denoise": "actor selection is the top-level `denoise` section (shared by skeletons, heatmaps, video)",
+    }
 
 
 def render(keypoints: np.ndarray, scores: np.ndarray | None, index: np.ndarray,
@@ -47,14 +56,15 @@ def render(keypoints: np.ndarray, scores: np.ndarray | None, index: np.ndarray,
                              options.sigma, with_limbs=options.limbs, dtype=np.uint8)
 
 
-def heatmap_sample(item: dict, options: HeatmapOptions) -> dict | str:
+def heatmap_sample(item: dict, options: HeatmapOptions, poses: PoseOptions = PoseOptions(),
+                   denoise: DenoiseConfig = DenoiseConfig()) -> dict | str:
     """One InterimReader sample -> {'heatmaps', 'keypoints', 'scores', 'num_frames', 'scale'} or a reason."""
     try:
-        pose = pose_2d(item, options.denoise, options.box_padding)
+        pose = pose_2d(item, denoise, poses.box_padding)
     except PoseError as error:
         return str(error)
     grid = keypoints_to_box_frame(pose.keypoints, pose.box, (options.size, options.size)).astype(np.float32)
-    index = uniform_sample_indices(len(pose.frames), options.frames, None)
+    index = uniform_sample_indices(len(pose.frames), poses.frames, None)
     return {"heatmaps": render(grid, pose.scores, index, options), "keypoints": grid, "scores": pose.scores,
             "num_frames": len(pose.frames), "scale": options.size / (pose.box[2] - pose.box[0])}
 
@@ -66,8 +76,10 @@ def _padded(array: np.ndarray, frames: int, fill) -> np.ndarray:
 
 
 def build_heatmaps(interim: Path, out: Path, quarantine_csv: Path, settings: ComputeSettings,
-                   options: HeatmapOptions = HeatmapOptions(), params: dict | None = None,
+                   options: HeatmapOptions = HeatmapOptions(), poses: PoseOptions = PoseOptions(),
+                   denoise: DenoiseConfig = DenoiseConfig(), params: dict | None = None,
                    progress: bool = True) -> dict:
+    """Build heatmaps.zarr; `params` (the params sections read, as plain data) is recorded in the attrs."""
     source = open_store(interim, "skeletons")
     if "color_xy" not in source:
         raise ValueError(f"{interim}: no 2D joint coordinates (source {source.attrs.get('source_format')!r}); "
@@ -78,18 +90,19 @@ def build_heatmaps(interim: Path, out: Path, quarantine_csv: Path, settings: Com
     joints, num = int(source.attrs["num_joints"]), len(reader)
     channels = joints + (len(default_edges(joints)) if options.limbs else 0)
     max_frames = int(reader.num_frames.max())
-    persons = options.denoise.max_actors
+    persons = denoise.max_actors
     items = (item for block in reader.iter_blocks(settings.block_size, fields) for item in block)
     quarantine, kept, counts, scales = [], [], [], []
     with atomic_store(out) as group:
         arrays = {"heatmaps": create_sample_array(group, "heatmaps", num,
-                                                  (channels, options.frames, options.size, options.size), np.uint8),
+                                                  (channels, poses.frames, options.size, options.size), np.uint8),
                   "keypoints": create_sample_array(group, "keypoints", num, (persons, max_frames, joints, 2),
                                                    np.float32, fill_value=np.nan)}
         if two_d:
             arrays["scores"] = create_sample_array(group, "scores", num, (persons, max_frames, joints), np.float32)
         pending: list[dict] = []
-        results = map_ordered(partial(heatmap_sample, options=options), items, settings, desc="heatmaps",
+        results = map_ordered(partial(heatmap_sample, options=options, poses=poses, denoise=denoise), items,
+                              settings, desc="heatmaps",
                               total=num, progress=progress)
         for index, result in enumerate(results):
             if isinstance(result, str):
@@ -113,8 +126,8 @@ def build_heatmaps(interim: Path, out: Path, quarantine_csv: Path, settings: Com
         write_meta(group, {k: v[kept_index] for k, v in reader.meta.items()})
         write_splits(group, subset_splits(read_splits(source), kept_index))
         stamp(group, artifact=ARTIFACT, params=params, layout=source.attrs["layout"], sigma=options.sigma,
-              frames=options.frames, size=options.size, limbs=options.limbs, channels=channels,
-              value="round(255 * heatmap)")
+              frames=poses.frames, size=options.size, limbs=options.limbs, channels=channels, joints=joints,
+              value="round(255 * heatmap)", **pose_view_attrs(poses, denoise))
     write_quarantine(quarantine_csv, quarantine)
     return {"samples": len(kept), "quarantined": len(quarantine), "channels": channels}
 

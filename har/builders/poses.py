@@ -1,10 +1,14 @@
 """The 2D pose view of a sample shared by the heatmap and video stages: the same actors, frames and person box.
 
-Both stages read the ragged tracks of skeletons.zarr, denoise them exactly as the skeleton stage does, and work in
-the pixel space of the RGB video (NTU colour coordinates, or PYSKL 2D keypoints in their image).
+Both stages read the ragged tracks of skeletons.zarr, denoise them exactly as the skeleton stage does (params
+section `denoise`, read by all three stages), and work in the pixel space of the RGB video (NTU colour coordinates,
+or PYSKL 2D keypoints in their image). The pose frames and the person box come from one params section, `poses`
+(PoseOptions), read by both stages, so EPAM-Net's heatmaps and RGB clips are aligned by construction. Both stages
+write `pose_view_attrs` into their stores, so a consumer can check that two stores saw the same view.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +30,26 @@ class Pose2D:
     keypoints: np.ndarray
     scores: np.ndarray | None
     box: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class PoseOptions:
+    """params.yaml section `poses`: the pose view shared by the heatmaps and video stages."""
+    frames: int = 48  # uniformly sampled pose frames (test mode: the middle of each bin): the heatmaps' T (PoseC3D:
+    #                   48); the RGB clip and part crops take video.clip_frames of these indices
+    box_padding: float = 0.25  # person box over all actors and frames (PoseCompact: +25 %, squared)
+
+    def __post_init__(self):
+        if self.frames < 1:
+            raise ValueError(f"poses.frames must be at least 1, got {self.frames}")
+        if self.box_padding < 0:
+            raise ValueError(f"poses.box_padding must be >= 0, got {self.box_padding}")
+
+
+def pose_view_attrs(poses: PoseOptions, denoise: DenoiseConfig) -> dict:
+    """Store attrs recording the pose view an artifact was cut from (the producers' params, as plain data)."""
+    return {"pose_frames": poses.frames, "box_padding": poses.box_padding, "persons": denoise.max_actors,
+            "denoise": dataclasses.asdict(denoise)}
 
 
 class PoseError(ValueError):

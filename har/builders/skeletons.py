@@ -1,13 +1,17 @@
 """Stage `skeletons`: skeletons.zarr (ragged tracks) -> skeleton.zarr (N, M, T, V, 3) normalised, zero-padded.
 
-Per sample: denoise and select up to M actors (har.transforms.denoise), centre on the first frame's spine-mid
+Per sample: denoise and select up to M actors (har.transforms.denoise; params section `denoise`, shared with the
+heatmaps and video stages so every artifact shows the same actors), centre on the first frame's spine-mid
 (optionally view-align), resample to T frames. Samples with no usable body are quarantined with the reason.
+The store's attrs record frames, persons, joints and the denoise settings, which training stages check against.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -24,15 +28,19 @@ ARTIFACT = "skeleton"
 
 @dataclass(frozen=True)
 class SkeletonOptions:
+    """params.yaml section `skeletons` (actor selection: the top-level section `denoise`)."""
     frames: int = 32  # T
     align_view: bool = False
-    denoise: DenoiseConfig = field(default_factory=DenoiseConfig)
+
+    moved_keys: ClassVar[dict[str, str]] = {
+        "denoise": "actor selection is the top-level `denoise` section (shared by skeletons, heatmaps, video)"}
 
 
-def normalized_skeleton(item: dict, options: SkeletonOptions) -> tuple[np.ndarray, int] | str:
+def normalized_skeleton(item: dict, options: SkeletonOptions,
+                        denoise: DenoiseConfig = DenoiseConfig()) -> tuple[np.ndarray, int] | str:
     """((M, T, V, 3) float32, length) for one sample of InterimReader.iter_blocks, or why it is unusable."""
     try:
-        actors = select_actors(item["tracks"], options.denoise)
+        actors = select_actors(item["tracks"], denoise)
     except NoActorError as error:
         return f"{item['sample']}: {error}"
     x = normalize_skeleton(actors.xyz, align_view=options.align_view)
@@ -47,8 +55,9 @@ def subset_splits(splits: dict, kept: np.ndarray) -> dict:
 
 
 def build_skeletons(interim: Path, out: Path, quarantine_csv: Path, settings: ComputeSettings,
-                    options: SkeletonOptions = SkeletonOptions(), params: dict | None = None,
-                    progress: bool = True) -> dict:
+                    options: SkeletonOptions = SkeletonOptions(), denoise: DenoiseConfig = DenoiseConfig(),
+                    params: dict | None = None, progress: bool = True) -> dict:
+    """Build skeleton.zarr; `params` (the params sections read, as plain data) is recorded in the attrs."""
     source = open_store(interim, "skeletons")
     if "xyz" not in source:
         raise ValueError(f"{interim}: the skeleton stage needs 3D joints (xyz); this store comes from a "
@@ -58,10 +67,10 @@ def build_skeletons(interim: Path, out: Path, quarantine_csv: Path, settings: Co
     items = (item for block in reader.iter_blocks(settings.block_size, fields=["xyz"]) for item in block)
     quarantine, kept, lengths = [], [], []
     with atomic_store(out) as group:
-        shape = (options.denoise.max_actors, options.frames, joints, 3)
+        shape = (denoise.max_actors, options.frames, joints, 3)
         x = create_sample_array(group, "x", num, shape, np.float32)
         pending, start = [], 0
-        results = map_ordered(partial(normalized_skeleton, options=options), items, settings,
+        results = map_ordered(partial(normalized_skeleton, options=options, denoise=denoise), items, settings,
                               desc="skeletons", total=num, progress=progress)
         for index, result in enumerate(results):
             if isinstance(result, str):
@@ -83,6 +92,7 @@ def build_skeletons(interim: Path, out: Path, quarantine_csv: Path, settings: Co
         write_meta(group, {k: v[kept_index] for k, v in reader.meta.items()})
         write_splits(group, subset_splits(read_splits(source), kept_index))
         stamp(group, artifact=ARTIFACT, params=params, layout=source.attrs["layout"],
-              variant=source.attrs["variant"], frames=options.frames, align_view=options.align_view)
+              variant=source.attrs["variant"], frames=options.frames, align_view=options.align_view,
+              persons=denoise.max_actors, joints=joints, denoise=dataclasses.asdict(denoise))
     write_quarantine(quarantine_csv, quarantine)
     return {"samples": len(kept), "quarantined": len(quarantine)}

@@ -25,6 +25,7 @@ from typing import Iterator
 import numpy as np
 
 from har.builders.ingest import write_quarantine
+from har.builders.poses import PoseOptions, pose_view_attrs
 from har.builders.skeletons import subset_splits
 from har.builders.video_sample import VideoOptions, VideoSample, video_sample
 from har.io.interim import InterimReader
@@ -33,8 +34,9 @@ from har.io.store import (atomic_store, create_sample_array, open_store, read_sp
 from har.io.video import RGB_DIR, video_path
 from har.layout import CROP_PARTS, STROI_PARTS
 from har.parallel import ComputeSettings, map_ordered
+from har.transforms.denoise import DenoiseConfig
 
-__all__ = ["VideoOptions", "VideoStores", "VideoStageError", "build_video"]
+__all__ = ["PoseOptions", "VideoOptions", "VideoStores", "VideoStageError", "build_video"]
 CHANNEL_ORDER = "RGB"
 
 
@@ -136,23 +138,29 @@ def _check_inputs(source_group, interim: Path, source: Path) -> None:
         raise VideoStageError(f"{source}: no {RGB_DIR}/ folder of <sample>_rgb.avi videos")
 
 
-def _stamp_all(groups: dict, source_group, options: VideoOptions, params: dict | None) -> None:
+def _stamp_all(groups: dict, source_group, options: VideoOptions, poses: PoseOptions, denoise: DenoiseConfig,
+               params: dict | None) -> None:
     common = dict(params=params, layout=source_group.attrs["layout"], variant=source_group.attrs["variant"],
-                  channel_order=CHANNEL_ORDER, frames=options.clip_frames)
+                  channel_order=CHANNEL_ORDER, frames=options.clip_frames, **pose_view_attrs(poses, denoise))
     stamp(groups["clips"], artifact="rgb_clips", size=options.clip_size, **common,
-          frame_rule=f"subsample(uniform_sample_indices(F, {options.pose_frames}, None), {options.clip_frames})"
+          frame_rule=f"subsample(uniform_sample_indices(F, {poses.frames}, None), {options.clip_frames})"
                      " of the kept frames, mapped to video frames",
-          box=f"person box over all actors and frames, +{options.box_padding:.0%}, squared")
+          box=f"person box over all actors and frames, +{poses.box_padding:.0%}, squared")
     stamp(groups["crops"], artifact="part_crops", size=options.crop_size, parts=[n for n, _ in CROP_PARTS],
           hand_scale=options.hand_scale, body_padding=options.body_padding, **common)
-    stamp(groups["mosaic"], artifact="stroi", **{**common, "frames": options.stroi_frames},
+    stamp(groups["mosaic"], artifact="stroi", **{**common, "frames": options.stroi_frames,
+                                                 "persons": "actor 0 left half, actor 1 right half"},
           parts=[n for n, _ in STROI_PARTS], cell=options.roi_out, roi_size=options.roi_size,
-          roi_reference_height=options.roi_reference_height, persons="actor 0 left half, actor 1 right half")
+          roi_reference_height=options.roi_reference_height)
 
 
 def build_video(interim: Path, source: Path, stores: VideoStores, quarantine_csv: Path, settings: ComputeSettings,
-                options: VideoOptions = VideoOptions(), params: dict | None = None, progress: bool = True) -> dict:
-    """Build the three RGB artifacts from skeletons.zarr and the raw videos. Returns the closing summary."""
+                options: VideoOptions = VideoOptions(), poses: PoseOptions = PoseOptions(),
+                denoise: DenoiseConfig = DenoiseConfig(), params: dict | None = None, progress: bool = True) -> dict:
+    """Build the three RGB artifacts from skeletons.zarr and the raw videos. Returns the closing summary.
+
+    `poses` and `denoise` are the pose view shared with the heatmaps stage; `params` (the params sections read, as
+    plain data) is recorded in the attrs."""
     source_group = open_store(interim, "skeletons")
     _check_inputs(source_group, interim, source)
     reader = InterimReader(source_group)
@@ -162,7 +170,8 @@ def build_video(interim: Path, source: Path, stores: VideoStores, quarantine_csv
             atomic_store(stores.stroi) as stroi:
         groups = {"clips": clips, "crops": crops, "mosaic": stroi}
         writer = _Writer(groups, num, options)
-        results = map_ordered(partial(video_sample, options=options), _items(reader, source, settings.block_size),
+        results = map_ordered(partial(video_sample, options=options, poses=poses, denoise=denoise),
+                              _items(reader, source, settings.block_size),
                               settings, desc="video", total=num, progress=progress)
         for index, result in enumerate(results):
             if isinstance(result, str):
@@ -181,6 +190,6 @@ def build_video(interim: Path, source: Path, stores: VideoStores, quarantine_csv
         for group in groups.values():
             write_meta(group, {k: v[kept_index] for k, v in reader.meta.items()})
             write_splits(group, splits)
-        _stamp_all(groups, source_group, options, params)
+        _stamp_all(groups, source_group, options, poses, denoise, params)
     write_quarantine(quarantine_csv, quarantine)
     return {"samples": len(kept), "quarantined": len(quarantine)}

@@ -1,8 +1,9 @@
 """One sample of the `video` stage: one sequential decode -> RGB clip, part crops and ST-ROI mosaic.
 
-The pose view is har.builders.poses.pose_2d, so the video stage sees exactly the actors, kept frames and person
-box the heatmap stage sees. Frame choice (F = the kept frames, those with an actor):
-- clip and part crops: T = clip_frames of the pose_frames (48) test-mode indices of the heatmap stage
+The pose view is har.builders.poses.pose_2d with the same params sections (`denoise`, `poses`) as the heatmap
+stage, so the video stage sees exactly the actors, kept frames and person box the heatmap stage sees.
+Frame choice (F = the kept frames, those with an actor):
+- clip and part crops: T = clip_frames of the poses.frames (48) test-mode indices of the heatmap stage
   (subsample(uniform_sample_indices(F, 48, None), T): every third one for 16 of 48), mapped through
   pose.frames to video frame numbers;
 - ST-ROI: L = stroi_frames at equal intervals over the F kept frames (equal_interval_indices).
@@ -13,13 +14,13 @@ into its crops at once and dropped, so a worker holds one full frame at a time. 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Iterator
+from dataclasses import dataclass
+from typing import ClassVar, Iterator
 
 import cv2
 import numpy as np
 
-from har.builders.poses import Pose2D, PoseError, pose_2d
+from har.builders.poses import Pose2D, PoseError, PoseOptions, pose_2d
 from har.io.video import SequentialVideo, VideoError, open_video
 from har.layout import CROP_PARTS, STROI_PARTS
 from har.transforms.box import cut_frame, plan_crops
@@ -31,9 +32,8 @@ from har.transforms.stroi import cell_slots, cell_window, roi_boxes, roi_centres
 
 @dataclass(frozen=True)
 class VideoOptions:
-    """params.yaml section `video`."""
-    clip_frames: int = 16  # T of the RGB clip and of the part crops
-    pose_frames: int = 48  # the heatmap stage's frame count; the clip takes clip_frames of these indices
+    """params.yaml section `video` (pose frames and person box: section `poses`; actors: section `denoise`)."""
+    clip_frames: int = 16  # T of the RGB clip and of the part crops: clip_frames of the poses.frames indices
     clip_size: int = 64  # RGB clip side (AMFI's paper setting: 112)
     crop_size: int = 32  # part crop side (Das et al.: 224)
     hand_scale: float = 0.3  # hand crop side as a fraction of the body's height in the frame
@@ -42,12 +42,16 @@ class VideoOptions:
     roi_reference_height: int = 1080
     roi_out: int = 32  # s: each sub-ROI is resized to s x s (two persons: s x s/2 each)
     stroi_frames: int = 5  # L columns of the mosaic
-    box_padding: float = 0.25  # person box of the clip (PoseCompact), as in the heatmap stage
     fail_fast: bool = False  # stop at the first bad sample instead of quarantining it
-    denoise: DenoiseConfig = field(default_factory=DenoiseConfig)
+
+    moved_keys: ClassVar[dict[str, str]] = {
+        "pose_frames": "the pose frame count is poses.frames (shared with the heatmaps stage)",
+        "box_padding": "the person box padding is poses.box_padding (shared with the heatmaps stage)",
+        "denoise": "actor selection is the top-level `denoise` section (shared by skeletons, heatmaps, video)",
+    }
 
     def __post_init__(self):
-        for name in ("clip_frames", "pose_frames", "clip_size", "crop_size", "roi_out", "stroi_frames",
+        for name in ("clip_frames", "clip_size", "crop_size", "roi_out", "stroi_frames",
                      "roi_reference_height"):
             if getattr(self, name) < 1:
                 raise ValueError(f"video.{name} must be at least 1, got {getattr(self, name)}")
@@ -56,9 +60,8 @@ class VideoOptions:
         if self.hand_scale <= 0 or self.roi_size <= 0:
             raise ValueError(f"video.hand_scale and video.roi_size must be > 0, got {self.hand_scale}, "
                              f"{self.roi_size}")
-        if self.body_padding < 0 or self.box_padding < 0:
-            raise ValueError(f"video.body_padding and video.box_padding must be >= 0, got {self.body_padding}, "
-                             f"{self.box_padding}")
+        if self.body_padding < 0:
+            raise ValueError(f"video.body_padding must be >= 0, got {self.body_padding}")
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,11 @@ class VideoSample:
     video_size: tuple[int, int]
 
 
-def plan_sample(pose: Pose2D, video_height: int, options: VideoOptions) -> VideoPlan:
+def plan_sample(pose: Pose2D, video_height: int, options: VideoOptions,
+                poses: PoseOptions = PoseOptions()) -> VideoPlan:
     """Frames and boxes of one sample. Raises PartError (naming the artifact) when a part is never tracked."""
     kept = len(pose.frames)
-    clip_positions = subsample(uniform_sample_indices(kept, options.pose_frames, None), options.clip_frames)
+    clip_positions = subsample(uniform_sample_indices(kept, poses.frames, None), options.clip_frames)
     stroi_positions = equal_interval_indices(kept, options.stroi_frames)
     try:
         boxes = part_boxes(pose.keypoints[0], CROP_PARTS, options.hand_scale, options.body_padding,
@@ -195,14 +199,15 @@ def _opencv_single_threaded() -> Iterator[None]:
         cv2.setNumThreads(previous)
 
 
-def video_sample(item: dict, options: VideoOptions) -> VideoSample | str:
+def video_sample(item: dict, options: VideoOptions, poses: PoseOptions = PoseOptions(),
+                 denoise: DenoiseConfig = DenoiseConfig()) -> VideoSample | str:
     """Worker: one InterimReader sample dict plus `video` (its path) -> VideoSample, or the reason it is
     unusable (missing / undecodable video, frame count mismatch, no usable joints). Top-level for pickling."""
     sample = item["sample"]
     try:
-        pose = pose_2d(item, options.denoise, options.box_padding)
+        pose = pose_2d(item, denoise, poses.box_padding)
         with open_video(item["video"], item["num_frames"]) as video, _opencv_single_threaded():
-            plan = plan_sample(pose, video.info.height, options)
+            plan = plan_sample(pose, video.info.height, options, poses)
             clip, crops, mosaic = render_sample(video, plan, options)
             size = (video.info.height, video.info.width)
     except (PoseError, VideoError) as error:

@@ -1,4 +1,4 @@
-"""Drawing people (and their objects) into video frames, and writing the XVID AVI.
+"""Drawing people (and their objects) into video frames, and writing the Motion-JPEG AVI.
 
 People are drawn from their clean camera-space joints through the same colour camera that gives the skeleton
 file's colour coordinates: limbs as shaded capsules (a dark rim, a body tone and a highlight shifted towards
@@ -17,7 +17,14 @@ from har.synth.camera import KinectCamera
 
 SUBPIXEL_BITS = 4
 SUBPIXEL = float(1 << SUBPIXEL_BITS)
-FOURCC = "XVID"
+# Motion JPEG written by OpenCV's own AVI encoder (CAP_OPENCV_MJPEG), not FFmpeg's: every frame is an independent
+# JPEG (intra-only), the encoder's output does not depend on cv2.setNumThreads or the core count (tested), and the
+# file carries no FFmpeg version string, so its bytes change only with the OpenCV release that requirements.lock
+# pins. The former XVID stream came from FFmpeg's MPEG-4 encoder (inter-frame, 'Lavc<version>' in every key frame,
+# 'Lavf<version>' in the container) and changed with the wheel. A lossless codec (HuffYUV, FFV1) decodes to the
+# exact rendered pixels but costs 180-220 KB per 480x270 frame (about 14 GB for the default data, against about
+# 0.9 GB here, 14 KB a frame), because the sensor grain and lighting flicker are incompressible without loss.
+FOURCC = "MJPG"
 FPS = 30.0
 
 
@@ -215,15 +222,16 @@ def compose(background: np.ndarray, layers: list[tuple[float, list]]) -> np.ndar
 
 
 def write_avi(path, frames) -> int:
-    """Write BGR uint8 frames (an iterable of equal-size (H, W, 3) arrays) as XVID AVI at 30 fps; returns the
-    number of frames written."""
+    """Write BGR uint8 frames (an iterable of equal-size (H, W, 3) arrays, even width and height) as a Motion-JPEG
+    AVI at 30 fps through OpenCV's own MJPEG writer; returns the number of frames written."""
     writer = None
     count = 0
     try:
         for frame in frames:
             if writer is None:
                 height, width = frame.shape[:2]
-                writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*FOURCC), FPS, (width, height))
+                writer = cv2.VideoWriter(str(path), cv2.CAP_OPENCV_MJPEG, cv2.VideoWriter_fourcc(*FOURCC), FPS,
+                                         (width, height))
                 if not writer.isOpened():
                     raise RuntimeError(f"{path}: OpenCV cannot open an {FOURCC} AVI writer")
             writer.write(frame)

@@ -13,7 +13,7 @@ import torch
 from har.io.store import atomic_dir, atomic_file, write_json
 from har.layout import action_name
 from har.train.data import FeatureDataset, SampleCache
-from har.train.metrics import classification_metrics, top_k_accuracy
+from har.train.metrics import classification_metrics, uncertainty
 from har.train.run import load_trained, make_loader, open_inputs, pick_device
 from har.train.spec import ModelSpec
 from har.viz import montage, stick_figure, with_caption, write_png
@@ -26,6 +26,13 @@ DEFAULT_PAIRS = ((1, 3), (11, 12), (29, 30), (31, 32))
 class EvaluateOptions:
     pictures: int = 6  # test samples drawn with true and predicted labels
     appearance_pairs: tuple[tuple[int, int], ...] = DEFAULT_PAIRS
+    # 95 % percentile-bootstrap intervals (top-1, macro F1) and paired comparisons of a fused model with its streams
+    bootstrap_resamples: int = 2000
+    bootstrap_seed: int = 0
+
+    def __post_init__(self):
+        if self.bootstrap_resamples < 100:
+            raise ValueError(f"evaluate.bootstrap_resamples must be at least 100, got {self.bootstrap_resamples}")
 
 
 @dataclass(frozen=True)
@@ -105,8 +112,7 @@ def evaluate_model(spec: ModelSpec, config, options: EvaluateOptions, store_path
     metrics = {"model": spec.name, "paper": spec.paper, "benchmark": config.benchmark,
                "test_samples": int(len(target)), "classes": int(len(classes)),
                **classification_metrics(outputs["logits"], target, classes, options.appearance_pairs)}
-    metrics["streams"] = {key: classification_metrics(outputs[key], target, classes, options.appearance_pairs)
-                          for key in spec.stream_keys if key in outputs}
+    metrics.update(uncertainty_metrics(spec, outputs, classes, options))
     metrics["per_class"] = _per_class(outputs["logits"], target, classes)
     if summarize is not None:
         metrics.update(summarize(outputs, classes))
@@ -119,6 +125,30 @@ def evaluate_model(spec: ModelSpec, config, options: EvaluateOptions, store_path
               "sequences_per_second": round(len(target) / max(seconds, 1e-9), 2)}
     write_json(out.timing, timing)
     return metrics
+
+
+def uncertainty_metrics(spec: ModelSpec, outputs: dict[str, np.ndarray], classes: np.ndarray,
+                        options: EvaluateOptions) -> dict:
+    """Intervals and paired comparisons of one model's test outputs, merged into its metrics file.
+
+    outputs: "logits", "target" and each of `spec.stream_keys` that the model's test forward (`spec.predict`)
+    returns, all (N, ...) with row i the same test sample (one forward pass per batch), so stream and fused
+    correctness pair on identical samples. Returns {"top1_ci95", "macro_f1_ci95", "bootstrap",
+    "streams": {key: point metrics + intervals}, "comparisons": {key: fused vs stream}}; classes: (C,) labels.
+    """
+    target = outputs["target"]
+    missing = [key for key in spec.stream_keys if key not in outputs]
+    if missing:
+        raise KeyError(f"{spec.name}: the test forward returns no logits for stream(s) {missing} "
+                       f"(has {sorted(outputs)}): they are needed for the paired comparison")
+    found = uncertainty(outputs, target, spec.stream_keys, options.bootstrap_resamples,
+                        np.random.default_rng(options.bootstrap_seed))
+    streams = {}
+    for key in spec.stream_keys:
+        streams[key] = {**classification_metrics(outputs[key], target, classes, options.appearance_pairs),
+                        **found["streams"][key]}
+    return {**found["fused"], "bootstrap": {**found["bootstrap"], "seed": options.bootstrap_seed},
+            "streams": streams, "comparisons": found["comparisons"]}
 
 
 def _per_class(scores, target, classes) -> dict:

@@ -1,13 +1,17 @@
-"""Per-sample conversions from stored uint8 artifacts to model inputs, with optional training augmentation.
+"""Per-sample conversions from stored uint8 artifacts to model inputs, with optional training augmentation, and
+what the stores say about how they were built (StoreFacts, read once at stage start).
 
-All functions are pure: arrays in, arrays out, randomness from the numpy Generator passed in (None = evaluation,
-no augmentation).
+The conversion functions are pure: arrays in, arrays out, randomness from the numpy Generator passed in
+(None = evaluation, no augmentation).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
+
+from har.config import ConfigError
 
 from har.transforms.heatmap import gaussian_heatmaps
 from har.transforms.sample import uniform_sample_indices
@@ -64,22 +68,79 @@ def channels_first_clip(clip: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(clip.transpose(3, 0, 1, 2))
 
 
-def pose_heatmaps(arrays: dict, rng: np.random.Generator | None, frames: int, sigma: float,
-                  limbs: bool) -> np.ndarray:
-    """(K, T, H, W) float32 heatmaps in [0, 1] of one heatmaps.zarr sample.
+class StoreFacts:
+    """The attrs of the feature stores a stage reads (their producers record how they were built), checked against
+    the stage's own settings before anything runs: a disagreement raises ConfigError naming both keys."""
 
-    Evaluation uses the stored fixed-index heatmaps; training draws one random frame per bin from all kept frames
-    (PoseC3D's UniformSampleFrames) and renders them from the stored grid keypoints.
-    """
-    if rng is None:
-        return arrays["heatmaps"].astype(np.float32) / 255.0
+    def __init__(self, stores: Mapping[str, Any]):
+        """stores: store name ('heatmaps', 'rgb_clips', ...) -> opened zarr group (anything with `.attrs`)."""
+        self.attrs = {name: dict(group.attrs) for name, group in stores.items()}
+
+    def get(self, store: str, attr: str, producer_key: str):
+        """Attr `attr` of `store` (the value its producer's `producer_key` had)."""
+        if store not in self.attrs:
+            raise ConfigError(f"{store}.zarr is not among the stores this stage reads ({sorted(self.attrs)})")
+        if attr not in self.attrs[store]:
+            raise ConfigError(f"{store}.zarr does not record {producer_key} (attr {attr!r}): it was built by an "
+                              f"older version; rebuild it (dvc repro)")
+        return self.attrs[store][attr]
+
+    def require(self, key: str, value, store: str, attr: str, producer_key: str, at_most: bool = False) -> None:
+        """`key`=`value` (this stage's setting) must equal (or, with at_most, not exceed) what `store` was built
+        with, the value of its producer's `producer_key`."""
+        stored = self.get(store, attr, producer_key)
+        if value > stored if at_most else value != stored:
+            relation = "exceeds what" if at_most else "but"
+            raise ConfigError(f"{key}={value} {relation} {store}.zarr was built with {producer_key}={stored}: "
+                              f"change one of the two keys so they agree, then rerun (dvc repro)")
+
+    def require_same(self, attr: str, producer_key: str, first: str, second: str) -> None:
+        """Two stores must have been built with the same value of their producers' shared `producer_key`."""
+        a, b = self.get(first, attr, producer_key), self.get(second, attr, producer_key)
+        if a != b:
+            raise ConfigError(f"{first}.zarr was built with {producer_key}={a} but {second}.zarr with "
+                              f"{producer_key}={b}: rebuild both from the same params (dvc repro)")
+
+
+@dataclass(frozen=True)
+class HeatmapRendering:
+    """How heatmaps.zarr drew its heatmaps (its producer's heatmaps.sigma and heatmaps.limbs), read from the
+    store's attrs at stage start, so training-time heatmaps are drawn exactly as the stored ones."""
+    sigma: float
+    limbs: bool
+
+    @classmethod
+    def of_store(cls, facts: StoreFacts, store: str = "heatmaps") -> "HeatmapRendering":
+        return cls(sigma=float(facts.get(store, "sigma", "heatmaps.sigma")),
+                   limbs=bool(facts.get(store, "limbs", "heatmaps.limbs")))
+
+
+def render_heatmap_frames(arrays: dict, index: np.ndarray, rendering: HeatmapRendering) -> np.ndarray:
+    """(K, T, H, W) uint8 heatmaps of kept frames `index` of one heatmaps.zarr sample, drawn from its stored grid
+    keypoints with the store's own rendering (the heatmaps stage draws its stored heatmaps the same way)."""
     count = int(arrays["num_frames"])
-    index = uniform_sample_indices(count, frames, rng)
     keypoints = arrays["keypoints"][:, :count][:, index]
     scores = arrays["scores"][:, :count][:, index] if "scores" in arrays else None
     size = arrays["heatmaps"].shape[-2:]
-    maps = gaussian_heatmaps(keypoints, scores, tuple(size), sigma, with_limbs=limbs, dtype=np.uint8)
-    return maps.astype(np.float32) / 255.0
+    return gaussian_heatmaps(keypoints, scores, tuple(size), rendering.sigma, with_limbs=rendering.limbs,
+                             dtype=np.uint8)
+
+
+def pose_heatmaps(arrays: dict, rng: np.random.Generator | None, frames: int,
+                  rendering: HeatmapRendering | None) -> np.ndarray:
+    """(K, T, H, W) float32 heatmaps in [0, 1] of one heatmaps.zarr sample.
+
+    Evaluation uses the stored fixed-index heatmaps; training draws one random frame per bin from all kept frames
+    (PoseC3D's UniformSampleFrames) and renders them from the stored grid keypoints with `rendering`, the store's
+    own sigma and limbs (HeatmapRendering.of_store).
+    """
+    if rng is None:
+        return arrays["heatmaps"].astype(np.float32) / 255.0
+    if rendering is None:
+        raise ValueError("training-time heatmaps need the heatmaps store's rendering (HeatmapRendering.of_store): "
+                         "bind the training config to its stores first (ModelSpec.bind_stores)")
+    index = uniform_sample_indices(int(arrays["num_frames"]), frames, rng)
+    return render_heatmap_frames(arrays, index, rendering).astype(np.float32) / 255.0
 
 
 def rotate_flip_scale(clip: np.ndarray, rng: np.random.Generator | None, rotate: bool, flip: bool,

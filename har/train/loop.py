@@ -3,8 +3,11 @@
 A model's recipe is a sequence of phases (e.g. pretrain a stream, then fine-tune the whole network). Each phase
 trains some parameters with its own optimiser and schedule, evaluates on the validation split after every epoch,
 keeps the best weights (by the validation accuracy of `select_key`) and stops early after `patience` epochs
-without improvement. After every epoch the full state (model, optimiser, scheduler, history) is checkpointed
-atomically; a re-run with the same fingerprint resumes from there, and a finished phase is not run again.
+without improvement. After every epoch the full state (model, optimiser, best epoch, history; the learning rate
+is a function of the epoch, so there is no scheduler state) is checkpointed atomically. A re-run with the same
+fingerprint (config, data, code and environment: har.train.run.fingerprint) resumes from there, and a finished
+phase is not run again. Files of a phase written under another fingerprint are never loaded: they are removed and
+the phase is trained from scratch.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from har.models.layers import restore_frozen_eval
+from har.train import checkpoint
 from har.train.data import make_loader
 
 
@@ -184,30 +188,48 @@ def use_batch_size(ctx: TrainContext, size: int, phase_name: str) -> None:
         ctx.train_loader = make_loader(loader.dataset, size, True, ctx.seed, loader.num_workers)
 
 
+def _reuse_finished(ctx: TrainContext, phase: Phase, paths: dict, fingerprint: str) -> dict | None:
+    """The summary of this phase finished under `fingerprint`, its best weights loaded into ctx.model; None when
+    there is none (or its best weights are missing or of another run, so the phase must be trained again)."""
+    done = checkpoint.read_done(paths["done"], fingerprint)
+    if done is None:
+        return None
+    best = checkpoint.load_matching(paths["best"], ctx.device, fingerprint, done["best_epoch"])
+    if best is None:
+        return None
+    load_phase_weights(ctx.model, best["model"], phase)
+    ctx.history.extend(done["history"])
+    ctx.seconds += done["seconds"]
+    return done
+
+
+def _resume(ctx: TrainContext, phase: Phase, paths: dict, fingerprint: str, optimizer) -> tuple:
+    """(first epoch, best, history, seconds) of an interrupted run of this phase under `fingerprint`, its weights
+    and optimiser state loaded; without one (or with files of another run, which are removed) a fresh start."""
+    state = checkpoint.load_matching(paths["last"], ctx.device, fingerprint)
+    if state is not None and checkpoint.load_matching(paths["best"], ctx.device, fingerprint,
+                                                      state["best"]["epoch"]) is not None:
+        load_phase_weights(ctx.model, state["model"], phase)
+        optimizer.load_state_dict(state["optimizer"])
+        return state["epoch"] + 1, state["best"], state["history"], state.get("seconds", 0.0)
+    checkpoint.discard(paths)
+    return 0, {"epoch": -1, "acc": float("-inf")}, [], 0.0
+
+
 def fit(ctx: TrainContext, phase: Phase) -> dict:
     """Train one phase (resuming or skipping it when its checkpoints match ctx.fingerprint); load its best
     weights into ctx.model and return {best_epoch, best_val_acc, epochs_run, history}."""
-    from har.train import checkpoint
     paths = checkpoint.phase_paths(ctx.checkpoint_dir, phase.name)
-    done = checkpoint.read_done(paths["done"], phase_fingerprint(ctx, phase))
+    fingerprint = phase_fingerprint(ctx, phase)
+    done = _reuse_finished(ctx, phase, paths, fingerprint)
     if done is not None:
-        load_phase_weights(ctx.model, checkpoint.load(paths["best"], ctx.device)["model"], phase)
-        ctx.history.extend(done["history"])
-        ctx.seconds += done["seconds"]
         return done
     config = phase.config
     if config.epochs <= 0:
         return {"phase": phase.name, "best_epoch": -1, "best_val_acc": None, "epochs_run": 0, "history": []}
     use_batch_size(ctx, config.batch_size, phase.name)
     optimizer = make_optimizer(phase.parameters, config.optim)
-    start, best, history, seconds = 0, {"epoch": -1, "acc": -1.0}, [], 0.0
-    if paths["last"].exists():
-        state = checkpoint.load(paths["last"], ctx.device)
-        if state["fingerprint"] == phase_fingerprint(ctx, phase):
-            load_phase_weights(ctx.model, state["model"], phase)
-            optimizer.load_state_dict(state["optimizer"])
-            start, best, history = state["epoch"] + 1, state["best"], state["history"]
-            seconds = state.get("seconds", 0.0)
+    start, best, history, seconds = _resume(ctx, phase, paths, fingerprint, optimizer)
     stale = 0 if not history else history[-1]["epoch"] - best["epoch"]
     bar = tqdm(range(start, config.epochs), desc=phase.name, unit="epoch", disable=not ctx.progress,
                dynamic_ncols=True)
@@ -233,7 +255,8 @@ def fit(ctx: TrainContext, phase: Phase) -> dict:
         seconds += time.perf_counter() - began
         if score > best["acc"]:
             best, stale = {"epoch": epoch, "acc": score}, 0
-            checkpoint.save(paths["best"], {"model": ctx.model.state_dict(), "epoch": epoch})
+            checkpoint.save(paths["best"], {"fingerprint": fingerprint, "phase": phase.name, "epoch": epoch,
+                                            "model": ctx.model.state_dict()})
         else:
             stale += 1
         state = _phase_state(ctx, phase, optimizer, epoch, best, history)
@@ -242,8 +265,12 @@ def fit(ctx: TrainContext, phase: Phase) -> dict:
         bar.set_postfix(loss=f"{train['loss']:.3f}", val=f"{score:.3f}")
         if config.patience and stale >= config.patience:
             break
-    ctx.model.load_state_dict(checkpoint.load(paths["best"], ctx.device)["model"])
-    summary = {"fingerprint": phase_fingerprint(ctx, phase), "phase": phase.name, "best_epoch": best["epoch"],
+    kept = checkpoint.load_matching(paths["best"], ctx.device, fingerprint, best["epoch"])
+    if kept is None:
+        raise RuntimeError(f"phase {phase.name!r}: no best checkpoint of this run in {paths['best']} "
+                           f"(was the validation score ever finite?)")
+    ctx.model.load_state_dict(kept["model"])
+    summary = {"fingerprint": fingerprint, "phase": phase.name, "best_epoch": best["epoch"],
                "best_val_acc": best["acc"], "epochs_run": len(history), "history": history,
                "seconds": seconds}
     checkpoint.write_done(paths["done"], summary)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -12,6 +13,7 @@ import torch
 
 from har.config import from_mapping
 from har.io.store import atomic_dir, write_json
+from har.train import checkpoint
 from har.train.data import FeatureDataset, FeatureStores, SampleCache, carve_validation, make_loader
 from har.train.loop import TrainContext
 from har.train.spec import ModelSpec
@@ -32,11 +34,41 @@ def without_keys(mapping: dict, dotted: tuple[str, ...]) -> dict:
     return out
 
 
-def fingerprint(spec: ModelSpec, config, stores: FeatureStores, ignore: tuple[str, ...] = ()) -> str:
-    """Identity of a training run: its config (less the dotted keys in `ignore`) and the identity of its input
-    data (attrs, samples, shapes)."""
+PROJECT_PACKAGES = ("har", "pipeline")
+
+
+def project_modules() -> dict[str, Path]:
+    """Source file of every project module (har.*, pipeline.*) loaded in this process."""
+    modules = {name: getattr(module, "__file__", None) for name, module in list(sys.modules.items())}
+    return {name: Path(path) for name, path in sorted(modules.items())
+            if name.split(".")[0] in PROJECT_PACKAGES and path}
+
+
+def code_digest() -> str:
+    """Digest of the source bytes of every project module loaded in this process, so a checkpoint made by other
+    code (a changed model, recipe, loop or data pipeline) is never resumed or reused. Call it once the training
+    code is imported (train_model does, after building the model and the datasets)."""
+    digest = hashlib.sha256()
+    for name, path in project_modules().items():
+        digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def environment() -> dict[str, str]:
+    """Versions that change the numbers a run produces (kernels, random streams) though the code is the same."""
+    return {"python": ".".join(map(str, sys.version_info[:3])), "torch": torch.__version__,
+            "numpy": np.__version__}
+
+
+def fingerprint(spec: ModelSpec, config, stores: FeatureStores, ignore: tuple[str, ...] = (),
+                code: str | None = None) -> str:
+    """Identity of a training run: its config (less the dotted keys in `ignore`), the identity of its input
+    data (attrs, samples, shapes), the project code loaded (code_digest() unless given) and the environment.
+    Checkpoints are reused only under an equal fingerprint."""
     described = without_keys(asdict(config), ignore)
-    digest = hashlib.sha256(json.dumps([spec.name, described], sort_keys=True, default=str).encode())
+    code = code_digest() if code is None else code
+    digest = hashlib.sha256(json.dumps([spec.name, described, code, environment()], sort_keys=True,
+                                       default=str).encode())
     for name, group in stores.groups.items():
         digest.update(json.dumps(dict(group.attrs), sort_keys=True, default=str).encode())
         digest.update(stores.meta["sample"].astype(str).tobytes())
@@ -71,18 +103,19 @@ def train_model(spec: ModelSpec, config, store_paths: dict[str, Path], out_dir: 
     val_set = FeatureDataset(stores, val_index, class_of_label, make_inputs, cache, augment=False)
     model = spec.build(config.model, len(classes)).to(device)
     batch_size = getattr(getattr(config, "fit", None), "batch_size", config.eval_batch_size)
+    code = code_digest()  # every training module is imported by now (model, recipe, data, loop, checkpoint)
     ctx = TrainContext(
         model=model, device=device, seed=config.seed, progress=progress,
         train_loader=make_loader(train_set, batch_size, True, config.seed, config.loader_workers),
         val_loader=make_loader(val_set, config.eval_batch_size, False, config.seed, config.loader_workers),
-        checkpoint_dir=Path(checkpoint_dir), fingerprint=fingerprint(spec, config, stores),
-        stream_fingerprint=fingerprint(spec, config, stores, ignore=spec.late_keys),
+        checkpoint_dir=Path(checkpoint_dir), fingerprint=fingerprint(spec, config, stores, code=code),
+        stream_fingerprint=fingerprint(spec, config, stores, ignore=spec.late_keys, code=code),
     )
     ctx.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     spec.recipe(ctx, config)
     with atomic_dir(out_dir) as tmp:
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        torch.save({"model": state, "spec": spec.name, "model_config": asdict(config.model),
+        torch.save({"model": state, "spec": spec.name, "model_config": checkpoint.plain(asdict(config.model)),
                     "classes": classes.tolist()}, tmp / "model.pt")
         write_json(tmp / "history.json", ctx.history)
         write_json(tmp / "split.json", {
@@ -95,7 +128,7 @@ def train_model(spec: ModelSpec, config, store_paths: dict[str, Path], out_dir: 
 
 def load_trained(spec: ModelSpec, config, model_dir: Path, device: torch.device):
     """(model in eval mode, classes array) from a train stage's model.pt."""
-    saved = torch.load(Path(model_dir) / "model.pt", map_location=device, weights_only=False)
+    saved = checkpoint.load(Path(model_dir) / "model.pt", device)
     if saved["spec"] != spec.name:
         raise ValueError(f"{model_dir}/model.pt holds a {saved['spec']!r} model, not {spec.name!r}")
     model_config = from_mapping(type(config.model), saved["model_config"], f"{model_dir}/model.pt")

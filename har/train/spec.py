@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Mapping
 
 import numpy as np
 from torch import nn
@@ -44,3 +44,7 @@ class ModelSpec:
     # Dotted config keys read only after the streams' pretraining (fusion scheme, fusion phase): changing them
     # reuses the finished checkpoints of the stream phases (Phase.stream_modules) (e.g. a `dvc exp run` fusion ablation).
     late_keys: tuple[str, ...] = ()
+    # (config, {input store name: opened zarr group}) -> the config checked against what its stores were built with
+    # (frame counts, sizes, persons, ... recorded in their attrs) and bound to what it must read from them (EPAM's
+    # heatmap rendering). Called at stage start (pipeline.train); raises har.config.ConfigError naming both keys.
+    bind_stores: Callable[[Any, Mapping[str, Any]], Any] | None = None

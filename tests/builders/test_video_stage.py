@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from har.builders.ingest import ingest_raw
-from har.builders.poses import Pose2D, pose_2d
+from har.builders.poses import Pose2D, PoseOptions, pose_2d
 from har.builders.video import VideoOptions, VideoStageError, VideoStores, build_video
 from har.builders.video_sample import VideoSample, plan_sample, render_sample, video_sample
 from har.io.interim import InterimReader
@@ -28,6 +28,7 @@ from har.parallel import ComputeSettings
 from har.synth.config import SynthConfig
 from har.synth.generate import generate_dataset
 from har.transforms.box import crop_and_resize, keypoints_to_box_frame
+from har.transforms.denoise import DenoiseConfig
 from pipeline.params import as_record
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "ntu-samples"  # real NTU files shipped with the tests
@@ -59,7 +60,7 @@ def real(tmp_path_factory):
     options = VideoOptions()
     result = video_sample(item, options)
     assert isinstance(result, VideoSample), result
-    pose = pose_2d(item, options.denoise, options.box_padding)
+    pose = pose_2d(item, DenoiseConfig(), PoseOptions().box_padding)
     with open_video(item["video"], 103) as video:  # two ST-ROI frames, decoded on their own for comparison
         frames = dict(video.selected(result.plan.stroi_frames[:2]))
     return {"result": result, "pose": pose, "frames": frames, "options": options}
@@ -199,7 +200,7 @@ def tiny(tmp_path_factory):
     generate_dataset(raw, SynthConfig.tiny(), 3, SYNC, progress=False)
     store = _ingest(raw, root / "data" / "interim" / "skeletons.zarr")
     params = {"compute": {"scheduler": "synchronous", "block_size": 5}, "ingest": {"source": str(raw)},
-              "video": {"hand_scale": 0.3, "denoise": {"max_actors": 2}}}
+              "video": {"hand_scale": 0.3}, "denoise": {"max_actors": 2}}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     cwd = Path.cwd()
     os.chdir(root)  # stage paths are relative to the project root
@@ -221,7 +222,10 @@ def test_stage_writes_three_aligned_stores(tiny):
     for path, (artifact, (name, shape)) in zip((stores.clips, stores.crops, stores.stroi), expected.items()):
         group = open_store(path, artifact)
         assert group[name].shape == shape and group[name].dtype == np.uint8
-        assert group.attrs["channel_order"] == "RGB" and group.attrs["params"]["hand_scale"] == 0.3
+        assert group.attrs["channel_order"] == "RGB" and group.attrs["params"]["video"]["hand_scale"] == 0.3
+        assert group.attrs["params"]["denoise"]["max_actors"] == 2 and group.attrs["params"]["poses"]["frames"] == 48
+        assert (group.attrs["pose_frames"], group.attrs["box_padding"]) == (48, 0.25)
+        assert group.attrs["denoise"] == group.attrs["params"]["denoise"]
         meta = read_meta(group)
         for field, values in source.items():
             np.testing.assert_array_equal(meta[field], values)
@@ -305,8 +309,10 @@ def test_stage_is_byte_identical_across_runs_and_schedulers(tiny):
     out = tiny["root"] / "run2"
     processes = ComputeSettings(scheduler="processes", workers=2, block_size=7)
     options = VideoOptions(hand_scale=0.3)  # what the params file of the fixture's run says
+    poses, denoise = PoseOptions(), DenoiseConfig(max_actors=2)
+    record = {"video": as_record(options), "poses": as_record(poses), "denoise": as_record(denoise)}
     build_video(tiny["store"], tiny["raw"], _stores(out), out / "video_quarantine.csv", processes, options,
-                as_record(options), progress=False)
+                poses=poses, denoise=denoise, params=record, progress=False)
     for name in ("rgb_clips.zarr", "part_crops.zarr", "stroi.zarr"):
         _same_tree(tiny["out"] / name, out / name)
     assert (out / "video_quarantine.csv").read_bytes() == tiny["quarantine"].read_bytes()

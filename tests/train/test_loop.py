@@ -5,6 +5,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from har.models.layers import set_frozen
+from har.train import checkpoint, loop
 from har.train.loop import (OptimConfig, Phase, PhaseConfig, TrainContext, cross_entropy_on, fit, lr_factor)
 
 
@@ -34,9 +35,17 @@ class Net(nn.Module):
         return {"logits": self.head(self.body(x))}
 
 
-def context(tmp_path, seed=0):
+class DropNet(Net):
+    """Net with dropout, so the random stream of every epoch matters too."""
+
+    def __init__(self):
+        super().__init__()
+        self.body.append(nn.Dropout(0.3))
+
+
+def context(tmp_path, seed=0, net=Net):
     torch.manual_seed(seed)
-    model = Net()
+    model = net()
     generator = torch.Generator().manual_seed(seed)
     return TrainContext(model=model, device=torch.device("cpu"), seed=seed, progress=False,
                         train_loader=DataLoader(Blobs(64, 1), batch_size=16, shuffle=True, generator=generator),
@@ -57,25 +66,85 @@ def test_fit_learns_and_keeps_the_best_epoch(tmp_path):
     assert not (tmp_path / "main.last.pt").exists()
 
 
-def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
-    full = context(tmp_path / "a")
-    fit(full, phase(full.model, epochs=6))
-    part = context(tmp_path / "b")
-    fit(part, phase(part.model, epochs=3))  # "interrupted" after 3 epochs: pretend it never finished
-    (tmp_path / "b" / "main.done.json").unlink()
-    state = torch.load(tmp_path / "b" / "main.best.pt", weights_only=False)
-    assert state["epoch"] <= 2
-    resumed = context(tmp_path / "b")
-    # rebuild the last checkpoint of epoch 2 from the history the short run kept
-    from har.train import checkpoint
-    ckpt = {"fingerprint": "abc", "phase": "main", "epoch": 2, "best": {"epoch": state["epoch"], "acc": 0.0},
-            "history": part.history, "model": part.model.state_dict(), "seconds": 0.0}
-    optimizer = torch.optim.Adam(part.model.parameters(), lr=0.05)
-    ckpt["optimizer"] = optimizer.state_dict()
-    checkpoint.save(tmp_path / "b" / "main.last.pt", ckpt)
-    summary = fit(resumed, phase(resumed.model, epochs=6))
-    assert summary["epochs_run"] == 6
-    assert [h["epoch"] for h in summary["history"]] == list(range(6))
+class Interrupted(Exception):
+    pass
+
+
+def assert_same(a, b, where="state"):
+    """Bit-for-bit equality of nested dicts/lists of tensors and plain values."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), where
+        for key in a:
+            assert_same(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, (list, tuple)):
+        assert type(a) is type(b) and len(a) == len(b), where
+        for k, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{where}[{k}]")
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def record_last_states(monkeypatch) -> list[dict]:
+    """Every state fit writes to a .last.pt, read back from disk (the file is removed when the phase ends)."""
+    states, real = [], checkpoint.save
+
+    def save(path, state):
+        real(path, state)
+        if path.name.endswith(".last.pt"):
+            states.append(checkpoint.load(path, torch.device("cpu")))
+    monkeypatch.setattr(checkpoint, "save", save)
+    return states
+
+
+def watch_training(monkeypatch, interrupt_at: int = 0) -> list[int]:
+    """Count fit's training passes; the `interrupt_at`-th one (1-based) raises, as a run killed there would stop."""
+    calls, real = [], loop.run_epoch
+
+    def run_epoch(ctx, phase, optimizer=None):
+        if optimizer is not None:
+            calls.append(1)
+            if len(calls) == interrupt_at:
+                raise Interrupted
+        return real(ctx, phase, optimizer)
+    monkeypatch.setattr(loop, "run_epoch", run_epoch)
+    return calls
+
+
+def test_interrupted_run_resumes_bit_for_bit_like_an_uninterrupted_one(tmp_path, monkeypatch):
+    def lively(model):  # warm-up then cosine lr, Adam state, dropout: all must resume exactly
+        config = PhaseConfig(epochs=5, batch_size=16, optim=OptimConfig(
+            "adam", lr=0.05, schedule="cosine", warmup_epochs=1, weight_decay=1e-4))
+        return Phase("main", config, list(model.parameters()), cross_entropy_on())
+
+    states = record_last_states(monkeypatch)
+    full = context(tmp_path / "full", net=DropNet)
+    full_summary = fit(full, lively(full.model))
+    full_last = states[-1]
+
+    with monkeypatch.context() as patch:
+        watch_training(patch, interrupt_at=3)  # epochs 0 and 1 finish, epoch 2 dies
+        part = context(tmp_path / "part", net=DropNet)
+        with pytest.raises(Interrupted):
+            fit(part, lively(part.model))
+    left = checkpoint.load(tmp_path / "part" / "main.last.pt", torch.device("cpu"))
+    assert left["epoch"] == 1 and left["optimizer"]["state"]  # the optimiser state travels with the checkpoint
+    assert not (tmp_path / "part" / "main.done.json").exists()
+
+    resumed = context(tmp_path / "part", seed=0, net=DropNet)
+    trained = watch_training(monkeypatch)
+    summary = fit(resumed, lively(resumed.model))
+    assert len(trained) == 3  # epochs 2, 3 and 4 only
+
+    assert_same(resumed.model.state_dict(), full.model.state_dict(), "best weights")
+    resumed_last = states[-1]
+    assert resumed_last["epoch"] == full_last["epoch"] == 4
+    for key in ("model", "optimizer", "best", "history", "fingerprint"):
+        assert_same(resumed_last[key], full_last[key], key)
+    strip = lambda d: {k: v for k, v in d.items() if k != "seconds"}  # noqa: E731 - wall-clock time differs
+    assert_same(strip(summary), strip(full_summary), "summary")
+    assert_same(resumed.history, full.history, "history")
 
 
 def test_finished_phase_is_not_run_again_and_fingerprint_guards(tmp_path):
@@ -90,6 +159,42 @@ def test_finished_phase_is_not_run_again_and_fingerprint_guards(tmp_path):
     fit(other, phase(other.model, epochs=2))
     assert any(not torch.equal(a, b) for a, b in zip(ctx.model.state_dict().values(),
                                                        other.model.state_dict().values()))
+
+
+def run_as(directory, fingerprint, seed=0, epochs=2):
+    ctx = context(directory, seed=seed)
+    ctx.fingerprint = fingerprint
+    summary = fit(ctx, phase(ctx.model, epochs=epochs))
+    return ctx, summary
+
+
+def test_phase_files_of_another_run_are_never_loaded(tmp_path, monkeypatch):
+    """A finished summary whose best weights were since overwritten by another run, or an interrupted run of
+    another fingerprint, is trained again from scratch, to the weights of a run in an empty folder."""
+    reference, _ = run_as(tmp_path / "reference", "A")
+    folder = tmp_path / "shared"
+    run_as(folder, "A")
+    done_a = (folder / "main.done.json").read_bytes()
+    other, _ = run_as(folder, "B", seed=5)  # another run retrains the phase: its best weights replace A's
+    assert any(not torch.equal(a, b) for a, b in zip(other.model.state_dict().values(),
+                                                       reference.model.state_dict().values()))
+    (folder / "main.done.json").write_bytes(done_a)  # A's summary beside B's best weights
+
+    trained = watch_training(monkeypatch)
+    again, summary = run_as(folder, "A")
+    assert len(trained) == 2 and summary["fingerprint"] == "A"
+    assert_same(again.model.state_dict(), reference.model.state_dict(), "weights after a stale best.pt")
+    assert checkpoint.load(folder / "main.best.pt", torch.device("cpu"))["fingerprint"] == "A"
+
+    with monkeypatch.context() as patch:
+        watch_training(patch, interrupt_at=2)
+        with pytest.raises(Interrupted):
+            run_as(tmp_path / "stale", "B", seed=5)  # leaves B's last.pt (epoch 0) and best.pt
+    trained.clear()
+    resumed, summary = run_as(tmp_path / "stale", "A")
+    assert len(trained) == 2 and [h["epoch"] for h in summary["history"]] == [0, 1]
+    assert_same(resumed.model.state_dict(), reference.model.state_dict(), "weights after a stale last.pt")
+    assert sorted(p.name for p in (tmp_path / "stale").iterdir()) == ["main.best.pt", "main.done.json"]
 
 
 def test_same_seed_same_weights(tmp_path):

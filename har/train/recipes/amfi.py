@@ -10,14 +10,15 @@ runs with `dvc exp run -S train_amfi.model.fusion=max`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import numpy as np
 
 from har.models.amfi_net import AmfiNetConfig, build_amfi_net, gate_statistics, loss as amfi_loss, set_stage, \
     stream_loss
-from har.train.inputs import channels_first_clip, min_max, resize_clip, rotate_flip_scale
+from har.train.inputs import StoreFacts, channels_first_clip, min_max, resize_clip, rotate_flip_scale
 from har.train.loop import OptimConfig, Phase, PhaseConfig, TrainContext, fit
-from har.train.recipes.glimpse import SkeletonAugment
+from har.train.recipes.glimpse import SkeletonAugment, check_skeleton_store
 from har.train.spec import ModelSpec, TrainBase
 from har.transforms.augment import augment_skeleton
 
@@ -52,6 +53,15 @@ def amfi_inputs(config: AmfiTrain, arrays: dict, rng: np.random.Generator | None
                              aug.scale)
     skeleton = augment_skeleton(arrays["x"], rng, config.skeleton_augment.scale, config.skeleton_augment.jitter)
     return {"rgb": channels_first_clip(min_max(clip.astype(np.float32))), "skeleton": skeleton}
+
+
+def bind_stores(config: AmfiTrain, stores: Mapping[str, Any]) -> AmfiTrain:
+    """Check train_amfi.model against skeleton.zarr and rgb_clips.zarr (frames, persons, joints)."""
+    facts, model = StoreFacts(stores), config.model
+    check_skeleton_store(facts, "train_amfi.model", ("num_persons", model.num_persons),
+                         ("num_joints", model.num_joints), ("skeleton_frames", model.skeleton_frames))
+    facts.require("train_amfi.model.rgb_frames", model.rgb_frames, "rgb_clips", "frames", "video.clip_frames")
+    return config
 
 
 def _stream_phase(model, name: str, key: str, config: PhaseConfig) -> Phase:
@@ -94,7 +104,7 @@ def summarize(outputs: dict, classes: np.ndarray) -> dict:
 SPEC = ModelSpec(
     name="amfi", paper="AMFI-Net: ResNet3D-18 + 2s-AGCN with non-local, SE and skeleton-confidence gate (2025)",
     inputs=("skeleton", "rgb_clips"), config_type=AmfiTrain, build=build_amfi_net, make_inputs=amfi_inputs,
-    recipe=recipe, stream_keys=("rgb", "skeleton"), summarize=summarize,
+    recipe=recipe, stream_keys=("rgb", "skeleton"), summarize=summarize, bind_stores=bind_stores,
     late_keys=("fusion", "model.fusion", "model.decision_modality", "model.nonlocal_positions",
                "model.nonlocal_reduction", "model.se_reduction", "model.fusion_dropout", "model.gate_lambda"),
 )

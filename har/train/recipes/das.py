@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 
 from har.models.das_attention import (PART_NAMES, DasAttentionConfig, build_das_attention, configure_stage,
                                       loss as das_loss, predict_test_views)
-from har.train.inputs import PhotometricAugment, channels_first_clip, photometric, standardize, to_unit
+from har.train.inputs import PhotometricAugment, StoreFacts, channels_first_clip, photometric, standardize, to_unit
 from har.train.loop import OptimConfig, Phase, PhaseConfig, TrainContext, fit
-from har.train.recipes.glimpse import SkeletonAugment
+from har.train.recipes.glimpse import SkeletonAugment, check_skeleton_store
 from har.train.spec import ModelSpec, TrainBase
 from har.transforms.augment import augment_skeleton
 
@@ -46,6 +47,17 @@ def das_inputs(config: DasTrain, arrays: dict, rng: np.random.Generator | None) 
     crops = np.stack([channels_first_clip(standardize(part)) for part in crops])
     skeleton = augment_skeleton(arrays["x"], rng, config.skeleton_augment.scale, config.skeleton_augment.jitter)
     return {"crops": crops, "skeleton": skeleton}
+
+
+def bind_stores(config: DasTrain, stores: Mapping[str, Any]) -> DasTrain:
+    """Check train_das.model against skeleton.zarr (persons, joints) and part_crops.zarr (crop size; the test-time
+    clip windows need at most as many frames as the stored crop track)."""
+    facts, model = StoreFacts(stores), config.model
+    check_skeleton_store(facts, "train_das.model", ("persons", model.persons), ("joints", model.joints))
+    facts.require("train_das.model.clip_frames", model.clip_frames, "part_crops", "frames", "video.clip_frames",
+                  at_most=True)
+    facts.require("train_das.model.crop_size", model.crop_size, "part_crops", "size", "video.crop_size")
+    return config
 
 
 def _pose_offsets(model, batch):
@@ -127,7 +139,7 @@ SPEC = ModelSpec(
     name="das", paper="Das et al., Where to focus on for human action recognition? (WACV 2019)",
     inputs=("skeleton", "part_crops"), config_type=DasTrain, build=build_das_attention, make_inputs=das_inputs,
     recipe=recipe, stream_keys=(*PART_NAMES, "pose"), predict=predict, summarize=summarize,
-    write_plots=write_plots,
+    write_plots=write_plots, bind_stores=bind_stores,
     late_keys=("attention", "finetune", "model.lambda_attention", "model.lambda_weights", "model.test_views",
                "model.attention_hidden"),
 )

@@ -6,10 +6,12 @@ accuracy (a validation split carved from the training subjects).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import numpy as np
 
 from har.models.glimpse import GlimpseConfig, build_glimpse
+from har.train.inputs import StoreFacts
 from har.train.loop import OptimConfig, Phase, PhaseConfig, TrainContext, cross_entropy_on, fit
 from har.train.spec import ModelSpec, TrainBase
 from har.transforms.augment import augment_skeleton
@@ -35,6 +37,22 @@ def skeleton_inputs(config, arrays: dict, rng: np.random.Generator | None) -> di
     return {"x": x, "length": np.int64(arrays["length"])}
 
 
+def check_skeleton_store(facts: StoreFacts, section: str, persons: tuple[str, int], joints: tuple[str, int],
+                         frames: tuple[str, int] | None = None) -> None:
+    """A skeleton model's (key, value) persons, joints and frames against skeleton.zarr's attrs."""
+    facts.require(f"{section}.{persons[0]}", persons[1], "skeleton", "persons", "denoise.max_actors")
+    facts.require(f"{section}.{joints[0]}", joints[1], "skeleton", "joints", "ingest.source's joint count")
+    if frames is not None:
+        facts.require(f"{section}.{frames[0]}", frames[1], "skeleton", "frames", "skeletons.frames")
+
+
+def bind_stores(config: GlimpseTrain, stores: Mapping[str, Any]) -> GlimpseTrain:
+    """Check train_glimpse.model against skeleton.zarr (persons, joints)."""
+    check_skeleton_store(StoreFacts(stores), "train_glimpse.model", ("persons", config.model.persons),
+                         ("joints", config.model.joints))
+    return config
+
+
 def recipe(ctx: TrainContext, config: GlimpseTrain) -> None:
     params = [p for p in ctx.model.parameters() if p.requires_grad]
     fit(ctx, Phase("train", config.fit, params, cross_entropy_on("logits")))
@@ -43,5 +61,5 @@ def recipe(ctx: TrainContext, config: GlimpseTrain) -> None:
 SPEC = ModelSpec(
     name="glimpse", paper="Jhansi & Naidu 2025, skeleton BiLSTM with glimpse attention",
     inputs=("skeleton",), config_type=GlimpseTrain, build=build_glimpse, make_inputs=skeleton_inputs,
-    recipe=recipe,
+    recipe=recipe, bind_stores=bind_stores,
 )

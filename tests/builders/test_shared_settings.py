@@ -1,0 +1,164 @@
+"""Settings several stages share have one home, and what can still disagree fails at stage start.
+
+`denoise` (skeletons, heatmaps, video) and `poses` (heatmaps, video) are single params sections; the stores record
+them in their attrs; a training stage reads EPAM's heatmap sigma from heatmaps.zarr and checks its model's frame
+counts and sizes against the stores, naming both keys when they disagree. Run through the real stage entry points
+(pipeline.skeletons/heatmaps/video/train) on the tiny synthetic set, from a project folder of their own.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import yaml
+
+import har.train.inputs as inputs
+from har.config import ConfigError
+from har.io.store import open_store
+from har.train.inputs import HeatmapRendering, render_heatmap_frames
+from har.train.registry import model_spec
+from har.transforms.sample import uniform_sample_indices
+
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE = yaml.safe_load((ROOT / "params.smoke.yaml").read_text())
+
+
+def _params(tiny_raw: Path, **changes) -> dict:
+    """A project params file: the smoke sections (tiny sizes) on the tiny synthetic set, with dotted changes."""
+    params = {name: SMOKE[name] for name in ("denoise", "skeletons", "poses", "heatmaps", "video", "train_epam",
+                                             "train_amfi", "train_das", "train_glimpse", "evaluate")}
+    params = yaml.safe_load(yaml.safe_dump(params))  # a deep copy
+    params["compute"] = {"scheduler": "synchronous", "block_size": 8}
+    params["ingest"] = {"source": str(tiny_raw / "raw")}
+    for dotted, value in changes.items():
+        *path, last = dotted.split(".")
+        node = params
+        for key in path:
+            node = node[key]
+        node[last] = value
+    return params
+
+
+class _Project:
+    def __init__(self, root: Path, tiny_raw: Path):
+        self.root, self.tiny_raw = root, tiny_raw
+        (root / "data" / "interim").mkdir(parents=True)
+        (root / "data" / "interim" / "skeletons.zarr").symlink_to(tiny_raw / "skeletons.zarr")
+
+    def run(self, stage, **changes):
+        """Write params.yaml with `changes` (dotted keys) and call `stage(params_file)` from the project folder."""
+        (self.root / "params.yaml").write_text(yaml.safe_dump(_params(self.tiny_raw, **changes)))
+        cwd = Path.cwd()
+        os.chdir(self.root)
+        try:
+            return stage(Path("params.yaml"))
+        finally:
+            os.chdir(cwd)
+
+    def store(self, name: str):
+        return open_store(self.root / "data" / "features" / f"{name}.zarr")
+
+
+@pytest.fixture(scope="module")
+def project(tiny_raw, tmp_path_factory):
+    from pipeline import heatmaps, skeletons, video
+    project = _Project(tmp_path_factory.mktemp("project"), tiny_raw)
+    for stage in (skeletons, heatmaps, video):
+        project.run(lambda params, stage=stage: stage.run(params, progress=False))
+    return project
+
+
+def _heatmap_arrays(group, i: int) -> dict:
+    return {name: np.asarray(group[name][i]) for name in ("heatmaps", "keypoints", "num_frames")}
+
+
+def test_epam_training_heatmaps_follow_heatmaps_sigma(project, monkeypatch):
+    """Change heatmaps.sigma, rebuild: EPAM's training-time rendering draws what the store holds."""
+    from pipeline import heatmaps
+    from pipeline.train import stage_config
+    spec = model_spec("epam")
+    before = np.asarray(project.store("heatmaps")["heatmaps"][...])
+    project.run(lambda params: heatmaps.run(params, progress=False), **{"heatmaps.sigma": 1.4})
+    group = project.store("heatmaps")
+    assert group.attrs["sigma"] == 1.4 and group.attrs["params"]["heatmaps"]["sigma"] == 1.4
+    assert not np.array_equal(np.asarray(group["heatmaps"][...]), before)  # sigma changed the stored maps
+    config = project.run(lambda params: stage_config(spec, params), **{"heatmaps.sigma": 1.4})
+    assert config.heatmaps == HeatmapRendering(sigma=1.4, limbs=False)
+    # EPAM's training path with one change: its frame sampling takes the stored (test-mode) frames, so its
+    # rendering can be compared with the stored heatmaps frame by frame.
+    original = inputs.uniform_sample_indices
+    monkeypatch.setattr(inputs, "uniform_sample_indices", lambda count, frames, rng: original(count, frames, None))
+    clips = np.asarray(project.store("rgb_clips")["clips"][0])
+    frames = config.model.pose_frames
+    for i in range(group["heatmaps"].shape[0]):
+        arrays = {**_heatmap_arrays(group, i), "clips": clips}
+        stored = arrays["heatmaps"].astype(np.float32) / 255
+        trained = spec.make_inputs(config, arrays, np.random.default_rng(i))["heatmaps"]
+        np.testing.assert_allclose(trained, stored, rtol=0, atol=1 / 255 + 1e-7)  # within uint8 quantisation
+        # The old copy (train_epam.heatmap_sigma: 0.6) would have trained on other heatmaps than it evaluates on.
+        index = uniform_sample_indices(int(arrays["num_frames"]), frames, None)
+        stale = render_heatmap_frames(arrays, index, HeatmapRendering(sigma=0.6, limbs=False))
+        assert np.abs(stale.astype(np.float32) / 255 - stored).max() > 2 / 255
+    project.run(lambda params: heatmaps.run(params, progress=False))  # back to the smoke sigma for later tests
+
+
+def test_model_frames_that_disagree_with_the_store_fail_at_stage_start_naming_both_keys(project):
+    from pipeline.train import evaluate, train
+    pose_frames = SMOKE["poses"]["frames"]
+    changes = {"train_epam.model.pose_frames": 2 * pose_frames}
+    expected = rf"train_epam\.model\.pose_frames={2 * pose_frames} but heatmaps\.zarr was built with " \
+               rf"poses\.frames={pose_frames}"
+    with pytest.raises(ConfigError, match=expected):
+        project.run(lambda params: train("epam", params, progress=False), **changes)
+    with pytest.raises(ConfigError, match=expected):
+        project.run(lambda params: evaluate("epam", params), **changes)
+    assert not (project.root / "data" / "models").exists()  # nothing ran
+    clip_frames = SMOKE["video"]["clip_frames"]
+    with pytest.raises(ConfigError, match=rf"train_amfi\.model\.rgb_frames={clip_frames + 1} but rgb_clips\.zarr "
+                                          rf"was built with video\.clip_frames={clip_frames}"):
+        project.run(lambda params: train("amfi", params, progress=False),
+                    **{"train_amfi.model.rgb_frames": clip_frames + 1})
+    frames = SMOKE["skeletons"]["frames"]
+    with pytest.raises(ConfigError, match=rf"train_amfi\.model\.skeleton_frames={2 * frames} but skeleton\.zarr "
+                                          rf"was built with skeletons\.frames={frames}"):
+        project.run(lambda params: train("amfi", params, progress=False),
+                    **{"train_amfi.model.skeleton_frames": 2 * frames})
+    with pytest.raises(ConfigError, match=r"train_das\.model\.clip_frames=.* exceeds what part_crops\.zarr was "
+                                          r"built with video\.clip_frames="):
+        project.run(lambda params: train("das", params, progress=False),
+                    **{"train_das.model.clip_frames": clip_frames + 4})
+    with pytest.raises(ConfigError, match=r"train_glimpse\.model\.persons=3 but skeleton\.zarr was built with "
+                                          r"denoise\.max_actors=2"):
+        project.run(lambda params: train("glimpse", params, progress=False), **{"train_glimpse.model.persons": 3})
+
+
+def test_clips_and_heatmaps_from_different_pose_views_are_refused(project):
+    """Both stores read `poses`; built from different values (one stage rerun by hand), EPAM refuses them."""
+    from pipeline import heatmaps
+    from pipeline.train import stage_config
+    frames = 2 * SMOKE["poses"]["frames"]
+    changes = {"poses.frames": frames, "train_epam.model.pose_frames": frames}
+    try:
+        project.run(lambda params: heatmaps.run(params, progress=False), **changes)
+        with pytest.raises(ConfigError, match=rf"rgb_clips\.zarr was built with poses\.frames={frames // 2} but "
+                                              rf"heatmaps\.zarr with poses\.frames={frames}"):
+            project.run(lambda params: stage_config(model_spec("epam"), params), **changes)
+    finally:
+        project.run(lambda params: heatmaps.run(params, progress=False))
+
+
+def test_store_checks_of_every_model_pass_on_matching_stores(project):
+    from pipeline.train import stage_config
+    for name in ("glimpse", "epam", "amfi", "das", "stroi"):
+        config = project.run(lambda params: stage_config(model_spec(name), params))
+        assert type(config) is model_spec(name).config_type
+
+
+def test_a_store_without_the_record_asks_for_a_rebuild():
+    from har.train.recipes.epam import EpamTrain, bind_stores
+    old = {"heatmaps": SimpleNamespace(attrs={"sigma": 0.6}), "rgb_clips": SimpleNamespace(attrs={})}
+    with pytest.raises(ConfigError, match=r"heatmaps\.zarr does not record poses\.frames .*rebuild"):
+        bind_stores(EpamTrain(), old)
