@@ -6,7 +6,8 @@ Pose-shaped keypoints (standing figures, jitter, 3 % missing joints), T = 48 fra
 (25 joints 64x64, 17 joints 56x56), and 2 persons with the 24 NTU limb channels, prints samples/s of the reference
 loop and of the vectorised generator, their ratio, and the max abs difference of the two outputs.
 Rate = 1 / fastest single call over `--repeats` interleaved rounds of about `--seconds` each, in thread CPU time
-(robust on a busy shared machine) and, for comparison, in wall time. Also: float32 + to_uint8 vs dtype=uint8, and
+(robust on a busy shared machine) and, for comparison, in wall time. Also: float32 maps quantised afterwards
+(round(255 * h)) vs dtype=uint8, and
 the floor: allocating the zero-filled output alone (the loop pays it too; glibc reuses the freed block and clears
 it, ~1-2 ms here).
 `--crop` also times har.transforms.box.crop_and_resize (16 frames 1920x1080 -> 64x64).
@@ -24,12 +25,12 @@ import argparse  # noqa: E402
 import shlex  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from har.transforms.heatmap import default_edges, gaussian_heatmaps, to_uint8  # noqa: E402
+from har.transforms.heatmap import default_edges, gaussian_heatmaps  # noqa: E402
 
 EPS = 1e-3
 
@@ -154,8 +155,8 @@ def bench_heatmaps(seconds: float, repeats: int) -> None:
         size, edges = (side, side), (default_edges(joints) if limbs else ())
         diff = np.abs(reference_heatmaps(kp, scores, size, edges=edges)
                       - gaussian_heatmaps(kp, scores, size, with_limbs=limbs)).max()
-        cpu, wall = best_rates([lambda: reference_heatmaps(kp, scores, size, edges=edges),
-                                lambda: gaussian_heatmaps(kp, scores, size, with_limbs=limbs)], seconds, repeats)
+        cpu, wall = best_rates([partial(reference_heatmaps, kp, scores, size, edges=edges),
+                                partial(gaussian_heatmaps, kp, scores, size, with_limbs=limbs)], seconds, repeats)
         name = f"M={persons} V={joints} {side}x{side}" + (" +limbs" if limbs else "")
         print(f"{name:<26}{cpu[0]:>9.1f}{cpu[1]:>15.1f}{cpu[1] / cpu[0]:>7.1f}"
               f"{wall[0]:>15.1f}{wall[1]:>15.1f}{wall[1] / wall[0]:>7.1f}{diff:>12.2e}")
@@ -165,9 +166,9 @@ def bench_heatmaps(seconds: float, repeats: int) -> None:
     print(f"floor, M=1 V=25 64x64: the fresh zero-filled 20 MB output alone {cpu[1]:.0f}/s, i.e. at most "
           f"{cpu[1] / cpu[0]:.1f}x the loop")
     kp, scores = make_case(rng, 2, 25, 64)
-    cpu, _ = best_rates([lambda: to_uint8(gaussian_heatmaps(kp, scores, (64, 64))),
+    cpu, _ = best_rates([lambda: np.rint(gaussian_heatmaps(kp, scores, (64, 64)) * np.float32(255)).astype(np.uint8),
                          lambda: gaussian_heatmaps(kp, scores, (64, 64), dtype=np.uint8)], seconds, repeats)
-    print(f"uint8 output, M=2 V=25 64x64: to_uint8(float32 maps) {cpu[0]:.1f}/s, dtype=np.uint8 {cpu[1]:.1f}/s")
+    print(f"uint8 output, M=2 V=25 64x64: float32 maps quantised {cpu[0]:.1f}/s, dtype=np.uint8 {cpu[1]:.1f}/s")
 
 
 def bench_crop(seconds: float, repeats: int) -> None:
@@ -175,10 +176,13 @@ def bench_crop(seconds: float, repeats: int) -> None:
 
     rng = np.random.default_rng(1)
     frames = rng.integers(0, 256, (16, 1080, 1920, 3), dtype=np.uint8)
+
+    def crop_all(box: tuple[float, ...], antialias: bool) -> list[np.ndarray]:
+        return [crop_and_resize(frame, box, (64, 64), antialias=antialias) for frame in frames]
+
     print(f"\ncrop_and_resize, 16 frames 1920x1080x3 -> 64x64 (clips/s, best of {repeats}):")
     for box in ((700.0, 200.0, 1300.0, 800.0), (-150.0, 600.0, 450.0, 1200.0)):
-        rates, _ = best_rates([lambda a=aa: [crop_and_resize(f, box, (64, 64), antialias=a) for f in frames]
-                           for aa in (True, False)], seconds, repeats)
+        rates, _ = best_rates([partial(crop_all, box, antialias) for antialias in (True, False)], seconds, repeats)
         print(f"  box {box}: antialias (INTER_AREA + warpAffine) {rates[0]:8.1f}   "
               f"warpAffine bilinear {rates[1]:8.1f}")
 

@@ -34,7 +34,6 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from har.io.ntu_skeleton import iter_skeleton_paths, read_skeleton  # noqa: E402
 from har.io.skeleton_format import NUM_JOINTS, BodyTrack, SkeletonFile, write_skeleton  # noqa: E402
 
@@ -44,7 +43,7 @@ GENERATED_SHAPES = ((60, 1), (90, 2), (120, 1), (150, 2), (200, 1), (240, 2), (3
 
 def classic_read_skeleton(path) -> dict:
     """The classic reader (see the module docstring): dicts of floats per body and joint; bodyID becomes a float."""
-    with open(path, "r") as handle:
+    with open(path) as handle:
         sequence = {"numFrame": int(handle.readline()), "frameInfo": []}
         for _ in range(sequence["numFrame"]):
             frame = {"numBody": int(handle.readline()), "bodyInfo": []}

@@ -12,12 +12,15 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from typing import Any, Mapping, TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from har.errors import HarError
 
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(HarError, ValueError):
     """A params section that does not match its dataclass."""
 
 

@@ -9,11 +9,12 @@ one block in memory whatever the dataset size.
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable, Iterable, Iterator, Sized
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
-from typing import Callable, Iterable, Iterator, Literal, Sized, TypeVar
+from typing import Literal, TypeVar
 
 import dask
 from tqdm import tqdm
@@ -66,10 +67,15 @@ def map_ordered(func: Callable[[T], R], items: Iterable[T], settings: ComputeSet
     if total is None and isinstance(items, Sized):
         total = len(items)
     iterator = iter(items)
-    with _executor(settings) as kwargs, tqdm(total=total, desc=desc, unit="sample", disable=not progress,
+    # disable=None: the bar shows on a terminal only, so captured output (CI logs, a test) holds no bar residue
+    with _executor(settings) as kwargs, tqdm(total=total, desc=desc, unit="sample", disable=not progress or None,
                                              dynamic_ncols=True, mininterval=1.0) as bar:
-        while block := list(islice(iterator, settings.block_size)):
-            tasks = [dask.delayed(func, pure=False)(item) for item in block]
-            results = dask.compute(*tasks, **kwargs)
-            bar.update(len(block))
-            yield from results
+        try:
+            while block := list(islice(iterator, settings.block_size)):
+                tasks = [dask.delayed(func, pure=False)(item) for item in block]
+                results = dask.compute(*tasks, **kwargs)
+                bar.update(len(block))
+                yield from results
+        except BaseException:  # an error, or the consumer gave up (GeneratorExit): clear the unfinished bar, so
+            bar.leave = False  # the error message is the last thing on the terminal
+            raise

@@ -1,8 +1,8 @@
 """Pictures drawn with OpenCV: stick figures, labelled frames and montages (PNG, no plotting library needed)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -11,6 +11,8 @@ from har.io.store import atomic_file
 from har.layout import NTU_EDGES
 
 PERSON_COLOURS = ((40, 110, 230), (40, 170, 60))  # BGR, one per person
+GRID_COLOUR = (60, 60, 60)  # BGR: the borders of labelled_grid's cells
+HALF_COLOUR = (200, 200, 200)  # BGR: the line between the two persons' halves of a cell
 
 
 def stick_figure(joints: np.ndarray, size: int = 320, lines: Sequence[str] = (),
@@ -63,6 +65,45 @@ def montage(images: Sequence[np.ndarray], columns: int, gap: int = 4) -> np.ndar
         y, x = gap + r * (height + gap), gap + c * (width + gap)
         grid[y:y + image.shape[0], x:x + image.shape[1]] = image
     return grid
+
+
+def labelled_grid(image: np.ndarray, rows: Sequence[str], columns: Sequence[str], cell_min: int = 96,
+                  border: int = 2, halves: bool = False) -> np.ndarray:
+    """Redraw a mosaic of len(rows) x len(columns) equal cells with borders and labels.
+
+    image: (R h, C w, 3) uint8, R = len(rows), C = len(columns). Each cell is enlarged by one integer factor
+    (nearest neighbour) to at least `cell_min` pixels on its short side and framed by `border`-pixel dark lines;
+    each row is labelled on the left, each column on top. halves: also a thin light line down the middle of every
+    cell (cells that hold two persons side by side). Returns (label band + R (h' + border) + border,
+    label column + C (w' + border) + border, 3) uint8, with white label areas.
+    """
+    height, width = image.shape[:2]
+    if not rows or not columns or height % len(rows) or width % len(columns):
+        raise ValueError(f"a {height}x{width} image does not split into {len(rows)} x {len(columns)} equal cells")
+    h, w = height // len(rows), width // len(columns)
+    factor = max(1, int(np.ceil(cell_min / min(h, w))))
+    ch, cw = h * factor, w * factor
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.45
+    text_w = max(cv2.getTextSize(label, font, scale, 1)[0][0] for label in rows)
+    left, top = text_w + 10, 22
+    canvas = np.full((top + len(rows) * (ch + border) + border, left + len(columns) * (cw + border) + border, 3),
+                     255, np.uint8)
+    canvas[top:, left:] = GRID_COLOUR
+    for r, row_label in enumerate(rows):
+        y = top + border + r * (ch + border)
+        cv2.putText(canvas, row_label, (4, y + ch // 2 + 5), font, scale, (20, 20, 20), 1, cv2.LINE_AA)
+        for c in range(len(columns)):
+            x = left + border + c * (cw + border)
+            cell = image[r * h:(r + 1) * h, c * w:(c + 1) * w]
+            canvas[y:y + ch, x:x + cw] = np.repeat(np.repeat(cell, factor, axis=0), factor, axis=1)
+            if halves:
+                canvas[y:y + ch, x + cw // 2] = HALF_COLOUR
+    for c, column_label in enumerate(columns):
+        x = left + border + c * (cw + border)
+        size = cv2.getTextSize(column_label, font, scale, 1)[0][0]
+        cv2.putText(canvas, column_label, (x + max(0, (cw - size) // 2), top - 7), font, scale, (20, 20, 20), 1,
+                    cv2.LINE_AA)
+    return canvas
 
 
 def upscale(image: np.ndarray, min_side: int = 96) -> np.ndarray:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from har.builders.ingest import IngestOptions, ingest_raw
+from har.errors import MissingArtifactError
 from har.io.store import write_json
 from har.parallel import ComputeSettings
 from pipeline import paths
@@ -25,13 +26,16 @@ def run(params_file: Path, source: str | None = None, progress: bool = True) -> 
     source_path = Path(source or config.source)
     options = IngestOptions(use_missing_list=config.use_missing_list, fail_fast=config.fail_fast)
     quarantine = paths.REPORTS / "ingest_quarantine.csv"
+    # The source actually read (params or --source) is recorded once, as the store's `source` attr, as given
+    # (relative paths stay relative to the project root, so the store is byte-identical in every clone).
+    record = {k: v for k, v in as_record(config).items() if k != "source"}
     if source_path.is_file() and source_path.suffix == ".pkl":
         from har.builders.ingest_pyskl import ingest_pyskl
-        summary = ingest_pyskl(source_path, paths.INTERIM_SKELETONS, quarantine, options, as_record(config))
+        summary = ingest_pyskl(source_path, paths.INTERIM_SKELETONS, quarantine, options, record)
     elif source_path.is_dir():
-        summary = ingest_raw(source_path, paths.INTERIM_SKELETONS, quarantine, compute, options,
-                             as_record(config), progress)
+        summary = ingest_raw(source_path, paths.INTERIM_SKELETONS, quarantine, compute, options, record,
+                             progress)
     else:
-        raise FileNotFoundError(f"ingest.source {source_path}: neither a folder of NTU raw data nor a .pkl file")
+        raise MissingArtifactError(f"ingest.source {source_path}: neither a folder of NTU raw data nor a .pkl file")
     write_json(paths.REPORTS / "ingest_summary.json", summary)
     return summary

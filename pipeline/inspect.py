@@ -5,13 +5,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-import zarr
 
-from har.io.store import read_splits, read_strings
+from har.errors import UnknownNameError
+from har.io.store import open_store, read_splits, read_strings
 
 
 def describe(path: Path, sample: str | None = None) -> str:
-    group = zarr.open_group(str(path), mode="r")
+    group = open_store(path)
     lines = [f"{path}: {group.attrs.get('artifact', '?')} artifact, format {group.attrs.get('format_version')}"]
     for name in sorted(group.array_keys()):
         array = group[name]
@@ -25,7 +25,7 @@ def describe(path: Path, sample: str | None = None) -> str:
     if sample is not None:
         names = list(read_strings(group["sample"]))
         if sample not in names:
-            raise KeyError(f"{path}: no sample {sample!r}")
+            raise UnknownNameError(f"{path}: no sample {sample!r}")
         i = names.index(sample)
         lines.append(f"  sample {sample} (row {i}):")
         for name in sorted(group.array_keys()):

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 import yaml
 
 from har.config import ConfigError, from_mapping, to_mapping
+from har.errors import MissingArtifactError
 
 T = TypeVar("T")
 DEFAULT_PARAMS = Path("params.yaml")
@@ -23,7 +24,7 @@ MODEL_NAMES = ("glimpse", "epam", "amfi", "das", "stroi")
 def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no params file (run from the project root or pass --params)")
+        raise MissingArtifactError(f"{path}: no params file (run from the project root or pass --params)")
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")

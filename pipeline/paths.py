@@ -15,6 +15,7 @@ MODELS = DATA / "models"
 CHECKPOINTS = DATA / "checkpoints"
 METRICS = DATA / "metrics"
 PLOTS = DATA / "plots"
+LIVE = DATA / "live"  # dvclive folders: live/<model>/train (per-epoch curves), live/<model>/eval (final metrics)
 
 FEATURE_STORES = {"skeleton": SKELETON, "heatmaps": HEATMAPS, "rgb_clips": RGB_CLIPS,
                   "part_crops": PART_CROPS, "stroi": STROI}

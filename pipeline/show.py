@@ -2,7 +2,9 @@
 
 - clips: the T frames of the person-centric clip, 8 per row;
 - crops: one row per part (left hand, right hand, full body), T frames each;
-- stroi: the mosaic enlarged, rows head, left hand, right hand, left foot, right foot.
+- stroi: the mosaic enlarged with cell borders, each row labelled with its part (head, left hand, right hand,
+  left foot, right foot) and each column with its video frame.
+Every picture reads the default store of its stage unless given another one (`--store`).
 The stores hold RGB; PNGs are written through OpenCV, which expects BGR, so channels are flipped here.
 """
 from __future__ import annotations
@@ -11,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from har.errors import UnknownNameError
 from har.io.store import open_store, read_strings
-from har.layout import action_name
-from har.viz import montage, upscale, with_caption, write_png
+from har.layout import STROI_PARTS, action_name
+from har.viz import labelled_grid, montage, upscale, with_caption, write_png
 from pipeline import paths
 
 
@@ -21,7 +24,7 @@ def _sample_row(store: Path, artifact: str, sample: str) -> tuple:
     group = open_store(store, artifact)
     names = list(read_strings(group["sample"]))
     if sample not in names:
-        raise KeyError(f"{store}: no sample {sample!r} (it may have been quarantined; see "
+        raise UnknownNameError(f"{store}: no sample {sample!r} (it may have been quarantined; see "
                        f"{paths.REPORTS / 'video_quarantine.csv'})")
     row = names.index(sample)
     return group, row, int(np.asarray(group["label"][row]))
@@ -59,12 +62,17 @@ def show_crops(sample: str, out_png: Path, store: Path = paths.PART_CROPS, min_s
     return Path(out_png)
 
 
-def show_stroi(sample: str, out_png: Path, store: Path = paths.STROI, min_side: int = 480) -> Path:
-    """The ST-ROI mosaic enlarged (nearest neighbour), rows = parts, columns = frames."""
+def show_stroi(sample: str, out_png: Path, store: Path = paths.STROI, cell_min: int = 96) -> Path:
+    """The ST-ROI mosaic, cells enlarged (nearest neighbour) to `cell_min` pixels and framed: one row per part,
+    labelled with its name, one column per frame, labelled with its index in the video. A cell of a two-person
+    sample shows a light line between actor 0 (left half) and actor 1."""
     group, row, label = _sample_row(store, "stroi", sample)
     mosaic = np.asarray(group["mosaic"][row])  # (K r, L r, 3) RGB
-    frames = np.asarray(group["frame_index"][row])
-    parts = list(group.attrs.get("parts", []))
-    detail = "rows: " + ", ".join(parts) + f"; frames {', '.join(str(int(f)) for f in frames)}"
-    write_png(out_png, with_caption(upscale(_bgr(mosaic), min_side), _caption(sample, label, detail)))
+    frames = [int(f) for f in np.asarray(group["frame_index"][row])]
+    parts = [str(p).replace("_", " ") for p in group.attrs.get("parts", [name for name, _ in STROI_PARTS])]
+    persons = int(np.asarray(group["num_persons"][row])) if "num_persons" in group else 1
+    grid = labelled_grid(_bgr(mosaic), parts, [f"frame {f}" for f in frames], cell_min, halves=persons == 2)
+    detail = f"{len(parts)} parts x {len(frames)} frames, {mosaic.shape[0] // len(parts)}-pixel cells" + \
+        (", actor 0 left, actor 1 right" if persons == 2 else "")
+    write_png(out_png, with_caption(grid, _caption(sample, label, detail)))
     return Path(out_png)

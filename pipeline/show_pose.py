@@ -6,6 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from har.train.inputs import to_unit
 from har.viz import montage, upscale, with_caption, write_png
 from pipeline import paths
 from pipeline.show import _caption, _sample_row
@@ -15,7 +16,7 @@ def show_heatmaps(sample: str, out_png: Path, store: Path = paths.HEATMAPS, fram
                   min_side: int = 128) -> Path:
     """`frames` evenly spaced frames of the (K, T, H, W) heatmaps, joints summed (clipped to 1), colour-mapped."""
     group, row, label = _sample_row(store, "heatmaps", sample)
-    maps = np.asarray(group["heatmaps"][row]).astype(np.float32) / 255.0  # (K, T, H, W)
+    maps = to_unit(np.asarray(group["heatmaps"][row]))  # (K, T, H, W)
     joints = int(group.attrs.get("channels", maps.shape[0]))
     chosen = np.linspace(0, maps.shape[1] - 1, min(frames, maps.shape[1])).round().astype(int)
     tiles = []

@@ -24,13 +24,12 @@ def stage_config(spec, params_file: Path, params: dict | None = None):
 
 
 def train(name: str, params_file: Path, progress: bool = True) -> dict:
-    from har.train.run import train_model, write_training_curve
+    from har.train.run import train_model
     spec = model_spec(name)
     config = stage_config(spec, params_file)
     summary = train_model(spec, config, paths.FEATURE_STORES, paths.MODELS / name, paths.CHECKPOINTS / name,
-                          progress)
+                          progress, live_dir=paths.LIVE / name / "train")
     write_json(paths.METRICS / "timing" / f"{name}_train.json", summary)
-    write_training_curve(paths.PLOTS / name / "training.csv", paths.MODELS / name / "history.json")
     return summary
 
 
@@ -40,7 +39,7 @@ def evaluate(name: str, params_file: Path) -> dict:
     params = load_params(params_file)
     config = stage_config(spec, params_file, params)
     options = section(EvaluateOptions, "evaluate", params_file, params)
-    out = EvalOutputs(metrics=paths.METRICS / f"{name}.json", confusion=paths.PLOTS / name / "confusion.csv",
+    out = EvalOutputs(metrics=paths.METRICS / f"{name}.json", live=paths.LIVE / name / "eval",
                       pictures=paths.PLOTS / name / "samples",
                       timing=paths.METRICS / "timing" / f"{name}_eval.json")
     return evaluate_model(spec, config, options, paths.FEATURE_STORES, paths.MODELS / name, out,

@@ -78,7 +78,7 @@ STORE_ARRAYS = {
 }
 STREAMS = {"glimpse": set(), "epam": {"rgb", "pose"}, "amfi": {"rgb", "skeleton"},
            "das": {"left_hand", "right_hand", "full_body", "pose"}, "stroi": {"rgb", "skeleton"}}
-DATA_STAGES = ("synth", "ingest", "skeletons", "heatmaps", "video")
+DATA_STAGES = ("synth", "ingest", "skeletons", "heatmaps", "video", "export_pyskl")
 
 
 def check_stores(data: Path) -> None:
@@ -103,6 +103,31 @@ def check_interval(entry: dict, where: str) -> None:
         assert 0.0 <= low <= entry[key] <= high <= 1.0, f"{where}: {key} {entry[key]} outside [{low}, {high}]"
 
 
+def check_live(live: Path, metrics: dict, streams: set[str]) -> None:
+    """dvclive's files of a model: the evaluation's headline metrics (equal to the detailed JSON's), its confusion
+    matrix over the whole test split, and one training step per epoch of every phase (as history.json), with each
+    phase's best epoch; no timestamp anywhere, no dvc.yaml written by dvclive."""
+    evaluated = json.loads((live / "eval/metrics.json").read_text())
+    for key in ("top1", "top5", "macro_f1"):
+        assert evaluated[key] == metrics[key], key
+    assert [evaluated["top1_ci95"]["low"], evaluated["top1_ci95"]["high"]] == metrics["top1_ci95"]
+    assert {k: v["top1"] for k, v in evaluated.get("streams", {}).items()} == \
+        {k: metrics["streams"][k]["top1"] for k in streams}
+    confusion = json.loads((live / "eval/plots/sklearn/confusion_matrix.json").read_text())
+    assert len(confusion) == metrics["test_samples"] and set(confusion[0]) == {"actual", "predicted"}
+    history = json.loads((live.parents[1] / f"models/{live.name}/history.json").read_text())
+    trained = json.loads((live / "train/metrics.json").read_text())
+    assert trained["step"] == len(history) - 1
+    phases = {row["phase"] for row in history}
+    assert phases <= set(trained) and all("best_epoch" in trained[phase] for phase in phases)
+    for phase in phases:
+        rows = (live / f"train/plots/metrics/{phase}/val/loss.tsv").read_text().splitlines()
+        steps = [step for step, row in enumerate(history) if row["phase"] == phase]
+        assert rows[0].split("\t") == ["step", "loss"] and [int(r.split("\t")[0]) for r in rows[1:]] == steps
+    text = "".join(p.read_text() for p in live.rglob("*") if p.is_file())
+    assert "timestamp" not in text and not list(live.rglob("dvc.yaml"))
+
+
 def check_metrics(data: Path) -> None:
     """Each model's metrics: test size, keys, intervals, its streams and their paired comparisons; the report."""
     test_size = zarr.open_group(data / "features/skeleton.zarr", mode="r")["splits/xsub_test"].shape[0]
@@ -121,8 +146,7 @@ def check_metrics(data: Path) -> None:
         assert set(metrics.get("comparisons", {})) == streams
         for stream, comparison in metrics.get("comparisons", {}).items():
             assert comparison["verdict"] in ("better", "worse", "no significant difference"), (name, stream)
-        confusion = (data / f"plots/{name}/confusion.csv").read_text().splitlines()
-        assert len(confusion) == test_size + 1
+        check_live(data / f"live/{name}", metrics, streams)
         saved = torch.load(data / f"models/{name}/model.pt", weights_only=True)
         assert saved["spec"] == name and saved["model"]
         assert json.loads((data / f"models/{name}/history.json").read_text()), name
@@ -166,6 +190,17 @@ def test_dvc_repro_push_clone_pull(tmp_path):
     check_metrics(repo / "data")
     check_deps(repo, traces)
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo)
+    listed = run(["dvc", "exp", "show", "--json"], repo)  # the metrics files and their values
+    for name in STREAMS:
+        assert f"data/live/{name}/eval/metrics.json" in listed and f"data/live/{name}/train/metrics.json" in listed
+    rendered = json.loads(subprocess.run(["dvc", "plots", "show", "--json"], cwd=repo, capture_output=True,
+                                         text=True, check=True).stdout)
+    assert not rendered.get("errors") and "das_attention" in rendered["data"]
+    for name in STREAMS:  # the confusion matrix and the training curves (one file per phase and metric)
+        assert rendered["data"][f"{name}_confusion"], name
+        history = json.loads((repo / f"data/models/{name}/history.json").read_text())
+        for phase in {row["phase"] for row in history}:
+            assert rendered["data"][f"data/live/{name}/train/plots/metrics/{phase}/val/loss.tsv"], (name, phase)
     again = run(["dvc", "repro"], repo)
     assert "Running stage" not in again
 

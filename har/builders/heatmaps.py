@@ -22,8 +22,16 @@ from har.builders.ingest import write_quarantine
 from har.builders.poses import PoseError, PoseOptions, pose_2d, pose_view_attrs
 from har.builders.skeletons import subset_splits
 from har.io.interim import InterimReader
-from har.io.store import (atomic_store, create_sample_array, open_store, read_splits, stamp, write_array,
-                          write_meta, write_splits)
+from har.io.store import (
+    atomic_store,
+    create_sample_array,
+    open_store,
+    read_splits,
+    stamp,
+    write_array,
+    write_meta,
+    write_splits,
+)
 from har.parallel import ComputeSettings, map_ordered
 from har.transforms.box import keypoints_to_box_frame
 from har.transforms.denoise import DenoiseConfig
@@ -31,6 +39,10 @@ from har.transforms.heatmap import default_edges, gaussian_heatmaps
 from har.transforms.sample import uniform_sample_indices
 
 ARTIFACT = "heatmaps"
+# The skeletons.zarr row arrays a sample needs: NTU colour coordinates (+ 3D joints and tracking states for the
+# denoising), or PYSKL 2D keypoints with their scores.
+FIELDS = ("xyz", "color_xy", "tracking")
+FIELDS_2D = ("color_xy", "score")
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,7 @@ def build_heatmaps(interim: Path, out: Path, quarantine_csv: Path, settings: Com
                          f"heatmaps need raw NTU data (colour coordinates) or a PYSKL 2D pickle")
     reader = InterimReader(source)
     two_d = "score" in source
-    fields = ["color_xy", "score"] if two_d else ["xyz", "color_xy", "tracking"]
+    fields = list(FIELDS_2D if two_d else FIELDS)
     joints, num = int(source.attrs["num_joints"]), len(reader)
     channels = joints + (len(default_edges(joints)) if options.limbs else 0)
     max_frames = int(reader.num_frames.max())

@@ -8,12 +8,13 @@ with a reason; with `fail_fast` the first such file stops the stage instead.
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
+from har.errors import HarError
 from har.io.interim import ARTIFACT, InterimWriter, SampleTracks
 from har.io.names import SampleNameError, missing_skeletons, parse_sample_name
 from har.io.skeleton_format import SkeletonFormatError
@@ -30,7 +31,7 @@ class IngestOptions:
     fail_fast: bool = False  # stop at the first bad file instead of quarantining it
 
 
-class IngestError(RuntimeError):
+class IngestError(HarError, RuntimeError):
     """A bad input with fail_fast on, or an input that yields no sample at all."""
 
 
@@ -125,6 +126,16 @@ def ingest_raw(source: Path, out: Path, quarantine_csv: Path, settings: ComputeS
     return summary
 
 
+def recorded_source(group, store: Path) -> Path:
+    """The raw source (NTU folder or PYSKL pickle) an interim store was ingested from, as the ingest stage was
+    given it (a relative path is relative to the project root, so the store is the same bytes in every clone).
+    Stages downstream of ingest read it here, never from params (`har-prep ingest --source` overrides those)."""
+    if "source" not in group.attrs:
+        raise IngestError(f"{store} does not record the source it was ingested from (built by an older version): "
+                          f"rebuild it (dvc repro ingest)")
+    return Path(group.attrs["source"])
+
+
 def _finish(group, writer: InterimWriter, source_format: str, layout: str, params, source,
             splits: dict | None = None) -> dict:
     names = [s.name for s in writer.samples]
@@ -134,8 +145,8 @@ def _finish(group, writer: InterimWriter, source_format: str, layout: str, param
     writer.close(meta)
     variant = dataset_variant(meta["setup"], meta["label"] + 1)
     write_splits(group, splits or benchmark_splits(variant, meta["setup"], meta["camera"], meta["subject"]))
-    stamp(group, artifact=ARTIFACT, params=params, source_format=source_format, layout=layout,
-          variant=variant, num_joints=25 if layout == "ntu25" else 17)
+    stamp(group, artifact=ARTIFACT, params=params, source=str(source), source_format=source_format,
+          layout=layout, variant=variant, num_joints=25 if layout == "ntu25" else 17)
     return {"samples_read": len(names), "frames": int(sum(s.num_frames for s in writer.samples)),
             "bodies": int(sum(len(s.body_ids) for s in writer.samples)), "variant": variant,
             "source_format": source_format}

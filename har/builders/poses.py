@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from har.errors import HarError
 from har.transforms.box import person_box
 from har.transforms.denoise import DenoiseConfig, NoActorError, select_actors
 
@@ -52,7 +53,7 @@ def pose_view_attrs(poses: PoseOptions, denoise: DenoiseConfig) -> dict:
             "denoise": dataclasses.asdict(denoise)}
 
 
-class PoseError(ValueError):
+class PoseError(HarError, ValueError):
     """A sample without any usable 2D joint."""
 
 

@@ -17,13 +17,22 @@ import numpy as np
 
 from har.builders.ingest import write_quarantine
 from har.io.interim import InterimReader
-from har.io.store import (atomic_store, create_sample_array, open_store, read_splits, stamp, write_array,
-                          write_meta, write_splits)
+from har.io.store import (
+    atomic_store,
+    create_sample_array,
+    open_store,
+    read_splits,
+    stamp,
+    write_array,
+    write_meta,
+    write_splits,
+)
 from har.parallel import ComputeSettings, map_ordered
 from har.transforms.denoise import DenoiseConfig, NoActorError, select_actors
 from har.transforms.normalize import normalize_skeleton, temporal_resize
 
 ARTIFACT = "skeleton"
+FIELDS = ("xyz",)  # the skeletons.zarr row arrays a sample needs
 
 
 @dataclass(frozen=True)
@@ -64,7 +73,7 @@ def build_skeletons(interim: Path, out: Path, quarantine_csv: Path, settings: Co
                          f"{source.attrs.get('source_format')!r} source")
     reader = InterimReader(source)
     num, joints = len(reader), int(source.attrs["num_joints"])
-    items = (item for block in reader.iter_blocks(settings.block_size, fields=["xyz"]) for item in block)
+    items = (item for block in reader.iter_blocks(settings.block_size, fields=list(FIELDS)) for item in block)
     quarantine, kept, lengths = [], [], []
     with atomic_store(out) as group:
         shape = (denoise.max_actors, options.frames, joints, 3)

@@ -17,10 +17,10 @@ Stores (zarr v3, one chunk per sample, sharded; per-sample metadata and splits r
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -28,9 +28,18 @@ from har.builders.ingest import write_quarantine
 from har.builders.poses import PoseOptions, pose_view_attrs
 from har.builders.skeletons import subset_splits
 from har.builders.video_sample import VideoOptions, VideoSample, video_sample
+from har.errors import HarError
 from har.io.interim import InterimReader
-from har.io.store import (atomic_store, create_sample_array, open_store, read_splits, stamp, write_array,
-                          write_meta, write_splits)
+from har.io.store import (
+    atomic_store,
+    create_sample_array,
+    open_store,
+    read_splits,
+    stamp,
+    write_array,
+    write_meta,
+    write_splits,
+)
 from har.io.video import RGB_DIR, video_path
 from har.layout import CROP_PARTS, STROI_PARTS
 from har.parallel import ComputeSettings, map_ordered
@@ -38,9 +47,10 @@ from har.transforms.denoise import DenoiseConfig
 
 __all__ = ["PoseOptions", "VideoOptions", "VideoStores", "VideoStageError", "build_video"]
 CHANNEL_ORDER = "RGB"
+FIELDS = ("xyz", "color_xy", "tracking")  # the skeletons.zarr row arrays a sample needs
 
 
-class VideoStageError(RuntimeError):
+class VideoStageError(HarError, RuntimeError):
     """A bad sample with fail_fast on, or inputs the stage cannot use at all."""
 
 
@@ -53,7 +63,7 @@ class VideoStores:
 
 
 def _items(reader: InterimReader, source: Path, block_size: int) -> Iterator[dict]:
-    for block in reader.iter_blocks(block_size, fields=["xyz", "color_xy", "tracking"]):
+    for block in reader.iter_blocks(block_size, fields=list(FIELDS)):
         for item in block:
             yield {**item, "video": str(video_path(source, item["sample"]))}
 

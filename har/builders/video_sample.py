@@ -13,9 +13,10 @@ into its crops at once and dropped, so a worker holds one full frame at a time. 
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import ClassVar, Iterator
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -82,13 +83,15 @@ class VideoPlan:
 class VideoSample:
     """The three artifacts of one sample (uint8 RGB) and the plan they were cut with.
 
-    clip: (T, S, S, 3); crops: (P, T, s, s, 3); mosaic: (K r, L r, 3); video_size: (height, width).
+    clip: (T, S, S, 3); crops: (P, T, s, s, 3); mosaic: (K r, L r, 3); video_size: (height, width);
+    decode_seconds: the part of the sample's wall time spent decoding (timing only, never stored).
     """
     clip: np.ndarray
     crops: np.ndarray
     mosaic: np.ndarray
     plan: VideoPlan
     video_size: tuple[int, int]
+    decode_seconds: float = 0.0
 
 
 def plan_sample(pose: Pose2D, video_height: int, options: VideoOptions,
@@ -189,8 +192,8 @@ def _bgr_to_rgb(images: np.ndarray) -> np.ndarray:
 @contextmanager
 def _opencv_single_threaded() -> Iterator[None]:
     """OpenCV's own thread pool off while cutting: the ~100 crops of a sample are so small that handing each to
-    the pool costs more than it saves, and the stage already runs samples in parallel. FFMPEG's decoding threads are not affected, and
-    no output byte depends on the thread count. The previous setting is restored."""
+    the pool costs more than it saves, and the stage already runs samples in parallel. FFMPEG's decoding threads
+    are not affected, and no output byte depends on the thread count. The previous setting is restored."""
     previous = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
@@ -209,9 +212,10 @@ def video_sample(item: dict, options: VideoOptions, poses: PoseOptions = PoseOpt
         with open_video(item["video"], item["num_frames"]) as video, _opencv_single_threaded():
             plan = plan_sample(pose, video.info.height, options, poses)
             clip, crops, mosaic = render_sample(video, plan, options)
-            size = (video.info.height, video.info.width)
+            size, decode_seconds = (video.info.height, video.info.width), video.decode_seconds
     except (PoseError, VideoError) as error:
         return str(error) if str(error).startswith(sample) else f"{sample}: {error}"
     except PartError as error:
         return f"{sample}: {error}"
-    return VideoSample(clip=clip, crops=crops, mosaic=mosaic, plan=plan, video_size=size)
+    return VideoSample(clip=clip, crops=crops, mosaic=mosaic, plan=plan, video_size=size,
+                       decode_seconds=decode_seconds)

@@ -12,8 +12,8 @@ Layout (one zarr v3 group):
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import numpy as np
 import zarr
@@ -143,12 +143,34 @@ class InterimReader:
             yield [self._sample(i, data, low, fields) for i in range(first, last + 1)]
 
     def _sample(self, index: int, data: dict, offset: int, fields: Sequence[str]) -> dict:
-        tracks = []
-        for k in range(self.track_start[index], self.track_start[index] + self.num_tracks[index]):
-            rows = slice(self.row_start[k] - offset, self.row_start[k] - offset + self.num_rows[k])
-            coords = data["xyz"][rows] if "xyz" in data else data["color_xy"][rows]
-            extra = {name: data[name][rows] for name in fields if name != "xyz"}
-            tracks.append(Track(frames=data["frame"][rows], xyz=coords, extra=extra))
+        tracks = range(self.track_start[index], self.track_start[index] + self.num_tracks[index])
+        spans = [(self.row_start[k] - offset, self.num_rows[k]) for k in tracks]
         return {"index": index, "sample": self.meta["sample"][index], "label": int(self.meta["label"][index]),
-                "num_frames": int(self.num_frames[index]), "tracks": tracks,
+                "num_frames": int(self.num_frames[index]), "tracks": _tracks(data, spans, fields),
                 "img_shape": None if self.img_shape is None else tuple(self.img_shape[index])}
+
+
+def _tracks(data: dict, spans: Sequence[tuple[int, int]], fields: Sequence[str]) -> list[Track]:
+    """Tracks of (first row, row count) spans of row arrays `data` ('frame' and the `fields`)."""
+    tracks = []
+    for start, count in spans:
+        rows = slice(start, start + count)
+        coords = data["xyz"][rows] if "xyz" in data else data["color_xy"][rows]
+        extra = {name: data[name][rows] for name in fields if name != "xyz"}
+        tracks.append(Track(frames=data["frame"][rows], xyz=coords, extra=extra))
+    return tracks
+
+
+def sample_item(sample: SampleTracks, fields: Sequence[str]) -> dict:
+    """One ingested sample (what the ingest stage's workers produce) as the dict InterimReader.iter_blocks would
+    yield for it once written, without a store: the same tracks, fields and dtypes ('index' 0, 'label' None).
+    Lets the stages' per-sample functions run on one file (`har-prep predict`)."""
+    missing = [f for f in fields if f not in sample.rows]
+    if missing:
+        raise KeyError(f"{sample.name}: no {missing} rows (this source has {sorted(sample.rows)})")
+    data = {"frame": np.asarray(sample.frame, np.int32),
+            **{name: np.asarray(sample.rows[name], ROW_FIELDS[name][1]) for name in fields}}
+    starts = np.concatenate([[0], np.cumsum(sample.track_rows)])[:-1]
+    return {"index": 0, "sample": sample.name, "label": None, "num_frames": int(sample.num_frames),
+            "tracks": _tracks(data, list(zip(starts.tolist(), sample.track_rows)), fields),
+            "img_shape": sample.img_shape}

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
+
+from har.errors import HarError
 
 _NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 
 
-class SampleNameError(ValueError):
+class SampleNameError(HarError, ValueError):
     """A string that is not an NTU sample name."""
 
 
@@ -49,7 +51,7 @@ def parse_sample_name(name: str) -> SampleName:
     return SampleName(*fields)
 
 
-@lru_cache(maxsize=None)
+@cache
 def missing_skeletons(variant: str) -> frozenset[str]:
     """The official list of samples with missing or incomplete skeletons ('ntu60': 302, 'ntu120': 535)."""
     if variant not in ("ntu60", "ntu120"):

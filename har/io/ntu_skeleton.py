@@ -13,8 +13,8 @@ line and what was expected. Measured against the classic reader: benchmarks/benc
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd

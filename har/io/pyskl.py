@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from har.errors import HarError
+
 # What numpy's own pickles reference (numpy 1 wrote numpy.core, numpy 2 writes numpy._core).
 _NUMPY_GLOBALS = {"_reconstruct": np.zeros(1).__reduce__()[0], "scalar": np.float64(0).__reduce__()[0],
                   "ndarray": np.ndarray, "dtype": np.dtype}
@@ -28,7 +30,7 @@ _SPLIT_PARTS = {"train": "train", "val": "test"}
 _NTU120_BENCHMARKS = ("xset",)
 
 
-class PysklFormatError(ValueError):
+class PysklFormatError(HarError, ValueError):
     """A PYSKL pickle that does not hold what the format promises; the message names file, sample and problem."""
 
 

@@ -7,10 +7,12 @@ trackingState), a joint count (25), then 25 lines of 12 tokens
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
+
+from har.errors import HarError
 
 # Integer body-info fields, in file order (leanX/leanY, the floats, sit between isRestricted and trackingState).
 BODY_INFO_FIELDS = ("clipped_edges", "hand_left_confidence", "hand_left_state", "hand_right_confidence",
@@ -22,7 +24,7 @@ BODY_TOKENS = 10
 JOINT_TOKENS = 12
 
 
-class SkeletonFormatError(ValueError):
+class SkeletonFormatError(HarError, ValueError):
     """A malformed `.skeleton` file; the message names the file, the line and what was expected."""
 
     def __init__(self, path, line: int | None, message: str):

@@ -12,8 +12,7 @@ import re
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from har.io.skeleton_format import (BODY_TOKENS, JOINT_TOKENS, NUM_JOINTS, BodyTrack, SkeletonFile,
-                                    SkeletonFormatError)
+from har.io.skeleton_format import BODY_TOKENS, JOINT_TOKENS, NUM_JOINTS, BodyTrack, SkeletonFile, SkeletonFormatError
 
 _F32_LIMIT = 2.0**128 - 2.0**103  # the smallest |double| that rounds to inf in float32
 _INT8_RANGE, _INT32_RANGE = (-2**7, 2**7 - 1), (-2**31, 2**31 - 1)

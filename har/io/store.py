@@ -12,14 +12,16 @@ import json
 import os
 import shutil
 import warnings
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping
 
 import numpy as np
 import zarr
 from zarr.codecs import ZstdCodec
 from zarr.errors import UnstableSpecificationWarning
+
+from har.errors import MissingArtifactError, WrongArtifactError
 
 FORMAT_VERSION = 1
 FLAT_KEYS = {"name": "v2", "separator": "."}
@@ -209,8 +211,9 @@ def open_store(path: str | Path, artifact: str | None = None) -> zarr.Group:
     """Open an artifact read-only, with a clear error when it is missing or of another kind."""
     path = Path(path)
     if not (path / "zarr.json").exists():
-        raise FileNotFoundError(f"{path}: no zarr store here (run the stage that builds it first)")
+        raise MissingArtifactError(f"{path}: no zarr store here (run the stage that builds it first, or `dvc pull` "
+                                   f"it)")
     group = zarr.open_group(str(path), mode="r")
     if artifact is not None and group.attrs.get("artifact") != artifact:
-        raise ValueError(f"{path}: expected a {artifact!r} artifact, found {group.attrs.get('artifact')!r}")
+        raise WrongArtifactError(f"{path}: expected a {artifact!r} artifact, found {group.attrs.get('artifact')!r}")
     return group

@@ -8,18 +8,21 @@ decode that runs out before the last wanted frame is reported too (a file cut sh
 """
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
 
+from har.errors import HarError
+
 RGB_DIR = "nturgb+d_rgb"
 
 
-class VideoError(ValueError):
+class VideoError(HarError, ValueError):
     """A video that is missing, cannot be decoded, or does not match its skeleton file."""
 
 
@@ -37,11 +40,13 @@ def video_path(source: str | Path, sample: str) -> Path:
 
 
 class SequentialVideo:
-    """An opened video, read once from the start. Use through `open_video`."""
+    """An opened video, read once from the start. Use through `open_video`. `decode_seconds`: wall time spent so
+    far in decoding (grab and retrieve), apart from what the caller does with the frames."""
 
     def __init__(self, capture: cv2.VideoCapture, path: Path, info: VideoInfo):
         self._capture, self.path, self.info = capture, path, info
         self._next = 0  # index of the frame the next grab() decodes
+        self.decode_seconds = 0.0
 
     def selected(self, wanted: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
         """Yield (frame index, (H, W, 3) uint8 BGR image) for each distinct wanted index, in increasing order.
@@ -54,6 +59,7 @@ class SequentialVideo:
             raise ValueError(f"{self.path}: wanted frames {targets[0]}..{targets[-1]} outside the frames still "
                              f"ahead ({self._next}..{self.info.frame_count - 1})")
         for target in targets:
+            began = time.perf_counter()
             while self._next <= target:
                 if not self._capture.grab():
                     raise VideoError(f"{self.path}: decoding ran out at frame {self._next} although the "
@@ -62,6 +68,7 @@ class SequentialVideo:
             ok, image = self._capture.retrieve()
             if not ok or image is None:
                 raise VideoError(f"{self.path}: frame {target} was decoded but could not be retrieved")
+            self.decode_seconds += time.perf_counter() - began
             if image.shape != (self.info.height, self.info.width, 3) or image.dtype != np.uint8:
                 raise VideoError(f"{self.path}: frame {target} is {image.shape} {image.dtype}, expected "
                                  f"({self.info.height}, {self.info.width}, 3) uint8")

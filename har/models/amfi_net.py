@@ -35,7 +35,7 @@ from torch import nn
 
 from har.models.backbones.agcn import AGCN, AMFI_AGCN_CHANNELS, AMFI_AGCN_STRIDES, bone_vectors, person_weights
 from har.models.backbones.resnet3d import RESNET3D18_BLOCKS, RESNET3D18_CHANNELS, ResNet3d, scaled_channels
-from har.models.layers import SqueezeExcite, set_frozen
+from har.models.layers import SqueezeExcite, is_frozen, train_only
 
 FUSIONS = ("average", "multiply", "max", "concatenate", "amfi")
 SKELETON_STREAMS = ("joint", "bone")
@@ -101,7 +101,7 @@ class AmfiNetConfig:
         return self.rgb_channels[-1]
 
     @classmethod
-    def paper(cls) -> "AmfiNetConfig":
+    def paper(cls) -> AmfiNetConfig:
         """Paper scale: full widths, 112×112 clips, Hara's 7×7×7 stem. The AGCN block dropout rate is not given
         in the paper (its Fig. 3b lists a Dropout layer); 0.1 is our choice."""
         return cls(rgb_size=112, width=1.0, rgb_stem_kernel=(7, 7, 7), agcn_dropout=0.1)
@@ -214,8 +214,7 @@ class FeatureFusion(nn.Module):
 
 def _run_part(module: nn.Module, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
     """Run a sub-network, without recording a graph when none of its parameters trains (frozen stream)."""
-    trains = torch.is_grad_enabled() and any(p.requires_grad for p in module.parameters())
-    with torch.set_grad_enabled(trains):
+    with torch.set_grad_enabled(torch.is_grad_enabled() and not is_frozen(module)):
         return module(*inputs)
 
 
@@ -254,11 +253,11 @@ def build_amfi_net(config: AmfiNetConfig, num_classes: int) -> AmfiNet:
 
 
 def set_stage(model: AmfiNet, stage: str) -> AmfiNet:
-    """Train one part, freeze the others (har.models.layers.set_frozen): "rgb", "skeleton" or "fusion"."""
+    """Train one part (sub-network), freeze the others (har.models.layers.train_only): "rgb", "skeleton" or
+    "fusion" (the fusion module)."""
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
-    for name in STAGES:
-        set_frozen(getattr(model, name), frozen=name != stage)
+    train_only(model, [stage])
     return model
 
 

@@ -27,7 +27,7 @@ from torch.nn import functional as F
 
 from har.layout import CROP_PARTS, NUM_JOINTS
 from har.models.backbones.i3d import InceptionI3d
-from har.models.layers import set_frozen
+from har.models.layers import train_only
 
 PART_NAMES: tuple[str, ...] = tuple(name for name, _ in CROP_PARTS)  # left_hand, right_hand, full_body
 STAGES = ("parts", "pose", "attention", "finetune")
@@ -55,7 +55,7 @@ class DasAttentionConfig:
     test_views: int = 5             # sub-sequences averaged at test time
 
     @classmethod
-    def paper(cls) -> "DasAttentionConfig":
+    def paper(cls) -> DasAttentionConfig:
         """Full I3D (Carreira & Zisserman) on 64×224×224 crops, 512-unit LSTMs. attention_hidden is our choice."""
         return cls(i3d_width=1.0, i3d_stem_kernel=(7, 7, 7), clip_frames=64, crop_size=224,
                    lstm_hidden=512, attention_hidden=512)
@@ -206,7 +206,7 @@ def build_das_attention(config: DasAttentionConfig, num_classes: int) -> DasAtte
 
 
 def configure_stage(model: DasAttentionNet, stage: str) -> DasAttentionNet:
-    """Freeze/unfreeze sub-networks (har.models.layers.set_frozen) for one training stage of Algorithm 1.
+    """Freeze/unfreeze sub-networks (har.models.layers.train_only) for one training stage of Algorithm 1.
 
     parts: the three part networks with their heads; pose: the LSTM with its head; attention: W_h, W_s and the
     fused classifier; finetune: part trunks + attention + classifier (pose LSTM and part heads frozen).
@@ -215,11 +215,9 @@ def configure_stage(model: DasAttentionNet, stage: str) -> DasAttentionNet:
                  "finetune": {"parts", "attention", "classifier"}}
     if stage not in trainable:
         raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
-    for name in ("parts", "pose", "attention", "classifier"):
-        set_frozen(getattr(model, name), name not in trainable[stage])
-    if stage == "finetune":  # eq. 5 has no per-part CE: the part heads would only shrink under the weight term
-        for part in model.parts.values():
-            set_frozen(part.head, True)
+    # finetune: eq. 5 has no per-part CE, so the part heads would only shrink under the weight term: frozen
+    heads = [f"parts.{name}.head" for name in model.parts] if stage == "finetune" else []
+    train_only(model, sorted(trainable[stage]), heads)
     return model
 
 

@@ -20,8 +20,9 @@ Alignment: the config checks that the two final maps have the same side and that
 rgb_frames; the model checks the tensors it gets. Paper: RGB 16x224x224 -> 16x7x7, pose 48x56x56 -> 48x7x7 ->
 16x7x7. CPU default (widths from 8, one block per stage, channels-last; forward+backward of 16 samples measured
 at 0.61-0.64 s on 2 threads with one other job running, 0.74 s on 1 thread): RGB 16x64x64 -> stem stride 2,
-stage strides (2, 2, 2, 1) -> 16x4x4; pose 48x32x32 -> stem stride 2 (1 in the paper; a stride-1 stem on 25x48x32x32 made the pose stream ~4x
-slower, 1.4 s vs 0.36 s), stage strides (2, 2, 1) -> 48x4x4 -> time stride 3 -> 16x4x4.
+stage strides (2, 2, 2, 1) -> 16x4x4; pose 48x32x32 -> stem stride 2 (1 in the paper; a stride-1 stem on
+25x48x32x32 made the pose stream ~4x slower, 1.4 s vs 0.36 s), stage strides (2, 2, 1) -> 48x4x4 -> time stride 3
+-> 16x4x4.
 """
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ class EpamNetConfig:
     fusion_weights: tuple[float, float] = (1.0, 1.0)
 
     @classmethod
-    def paper(cls) -> "EpamNetConfig":
+    def paper(cls) -> EpamNetConfig:
         """Paper scale: X3D-M on 16x224x224 RGB, Pose-X3D on 48x56x56 heatmaps, both ending at 7x7.
 
         The pose input has 25 channels (this project's NTU joints; the paper's HRNet heatmaps have 17, which only

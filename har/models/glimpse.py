@@ -25,7 +25,7 @@ class GlimpseConfig:
     channels: int = 3
 
     @classmethod
-    def paper(cls) -> "GlimpseConfig":
+    def paper(cls) -> GlimpseConfig:
         return cls()
 
 

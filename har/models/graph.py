@@ -7,21 +7,18 @@ and neighbours farther from it (centrifugal) — each a normalised adjacency mat
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse.csgraph import shortest_path
 
 from har.layout import NTU_CENTER, NTU_EDGES, NUM_JOINTS
 
 
 def hop_distance(num_nodes: int, edges, max_hop: int = 1) -> np.ndarray:
-    """(V, V) shortest-path hop counts up to max_hop, np.inf beyond."""
+    """(V, V) float64 shortest-path hop counts of the undirected graph, np.inf beyond max_hop or unreachable."""
     adjacency = np.zeros((num_nodes, num_nodes), dtype=bool)
     for i, j in edges:
         adjacency[i, j] = adjacency[j, i] = True
-    distance = np.full((num_nodes, num_nodes), np.inf)
-    reach = [np.linalg.matrix_power(adjacency.astype(np.int64) + np.eye(num_nodes, dtype=np.int64), d) > 0
-             for d in range(max_hop + 1)]
-    for d in range(max_hop, -1, -1):
-        distance[reach[d]] = d
-    return distance
+    distance = shortest_path(adjacency, directed=False, unweighted=True)
+    return np.where(distance <= max_hop, distance, np.inf)
 
 
 def normalize_columns(adjacency: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ Pipeline (paper Fig. 2 and Algorithm 1):
 
 Training phases (paper Algorithm 1 and Table I): GCN alone first; then the ResNet with the GCN frozen
 (har.models.layers.set_frozen: eval mode, no gradients — the joint weights are then computed without autograd,
-i.e. detached, and batch-norm statistics stay fixed; `STROINet.train()` keeps a frozen GCN in eval mode); or
+i.e. detached, and batch-norm statistics stay fixed; har.models.layers.train_mode keeps it in eval mode); or
 Table I #3, GCN and ResNet updated together, where the joint weights stay differentiable w.r.t. the GCN.
 The paper's best ensemble (Table I #7 = #1 + #4) uses the frozen GCN.
 """
@@ -36,7 +36,7 @@ from torch import nn
 from har.layout import STROI_PARTS
 from har.models.backbones.resnet2d import ResNet2d
 from har.models.backbones.stgcn import STGCN, mean_over_persons, present_persons
-from har.models.layers import restore_frozen_eval
+from har.models.layers import is_frozen
 
 _EPS = 1e-12
 
@@ -68,7 +68,7 @@ class STROINetConfig:
             raise ValueError("STROINetConfig: ensemble_rgb_weight and rgb_loss_weight must be >= 0")
 
     @classmethod
-    def paper(cls) -> "STROINetConfig":
+    def paper(cls) -> STROINetConfig:
         """Paper scale: full ST-GCN (64/128/256 channels, 10 units as released, Γ=9, dropout 0.5 — ST-GCN's NTU
         setting) and full ResNet-18 on 225×225 inputs (Sec. IV-B)."""
         return cls(gcn_widths=(64, 128, 256), gcn_depths=(4, 3, 3), gcn_temporal_kernel=9, gcn_dropout=0.5,
@@ -129,22 +129,13 @@ class STROINet(nn.Module):
                             dropout=config.resnet_dropout)
         self.register_buffer("part_joints", torch.tensor([joint for _, joint in STROI_PARTS]), persistent=False)
 
-    def train(self, mode: bool = True) -> "STROINet":
-        # nn.Module.train recurses into a frozen GCN; put it back in eval so its BN statistics never drift.
-        super().train(mode)
-        restore_frozen_eval(self)
-        return self
-
-    def gcn_frozen(self) -> bool:
-        return not any(p.requires_grad for p in self.skeleton.parameters())
-
     def skeleton_stream(self, skeleton: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, M, T, V, C) → (skeleton logits (B, classes), joint weights (B, V)).
 
         A frozen GCN runs without autograd, so its joint weights are detached from it; otherwise they stay
         differentiable (Table I #3, the GCN tuned together with the ResNet).
         """
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.gcn_frozen()):
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not is_frozen(self.skeleton)):
             features = self.skeleton.features(skeleton)
             present = present_persons(skeleton)
             logits = self.skeleton.classify(features, present)

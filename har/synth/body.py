@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 SIDES = (-1.0, 1.0)  # index 0 = left (towards -x), index 1 = right (+x)
 ANKLE_HEIGHT = 0.08  # ankle joint above the floor when standing
 

@@ -60,7 +60,7 @@ class SynthConfig:
                              "object_scale > 0")
 
     @classmethod
-    def tiny(cls, **overrides) -> "SynthConfig":
+    def tiny(cls, **overrides) -> SynthConfig:
         """A few-seconds dataset for tests: drink/brush (appearance pair), clapping, handshaking (two people);
         3 subjects (2 train, 1 test), cameras 1-2, one replication, 160x90, 21-36 frames: 24 samples."""
         base = cls(actions=(1, 3, 10, 58), num_subjects=3, cameras=(1, 2), num_replications=1, width=160,

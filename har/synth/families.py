@@ -10,9 +10,23 @@ from __future__ import annotations
 import numpy as np
 
 from har.synth.body import SIDES, BodyShape
-from har.synth.motion import (POLE_FACE, POLE_RAISED, POLE_REACH, Pose, brow_from_shoulder, draw_phases,
-                              frame_times, mouth_from_shoulder, move_arm, oscillation, pulse, ramp, rest_pose, sided,
-                              smooth_noise)
+from har.synth.motion import (
+    POLE_FACE,
+    POLE_RAISED,
+    POLE_REACH,
+    Pose,
+    brow_from_shoulder,
+    draw_phases,
+    frame_times,
+    mouth_from_shoulder,
+    move_arm,
+    oscillation,
+    pulse,
+    ramp,
+    rest_pose,
+    sided,
+    smooth_noise,
+)
 
 
 def hand_to_mouth(rng: np.random.Generator, body: BodyShape, frames: int) -> Pose:

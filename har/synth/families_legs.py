@@ -9,8 +9,18 @@ import numpy as np
 
 from har.synth.body import SIDES, BodyShape
 from har.synth.kinematics import trunk_frame, wrist_target_for
-from har.synth.motion import (POLE_HANG, POLE_REACH, Pose, frame_times, keyframes, move_arm, pulse, ramp,
-                              rest_pose, sided)
+from har.synth.motion import (
+    POLE_HANG,
+    POLE_REACH,
+    Pose,
+    frame_times,
+    keyframes,
+    move_arm,
+    pulse,
+    ramp,
+    rest_pose,
+    sided,
+)
 
 GRAVITY = 9.81
 

@@ -1,7 +1,8 @@
 """Generate the synthetic NTU RGB+D dataset in the real raw layout.
 
     out_dir/nturgb+d_skeletons/SsssCcccPpppRrrrAaaa.skeleton   (CRLF text, Kinect v2 format)
-    out_dir/nturgb+d_rgb/SsssCcccPpppRrrrAaaa_rgb.avi          (Motion JPEG, intra-only, 30 fps, a frame per skeleton frame)
+    out_dir/nturgb+d_rgb/SsssCcccPpppRrrrAaaa_rgb.avi          (Motion JPEG, intra-only, 30 fps, a frame per
+                                                               skeleton frame)
     out_dir/synth_manifest.json                                 (config, seed, classes, appearance pairs, stats)
 
 Samples are made in parallel (har.parallel.map_ordered); workers return bytes and this process alone writes,

@@ -12,8 +12,19 @@ import numpy as np
 
 from har.synth.body import SIDES, BodyShape
 from har.synth.kinematics import wrist_target_for
-from har.synth.motion import (POLE_FACE, POLE_REACH, Pose, draw_phases, frame_times, move_arm, oscillation, pulse,
-                              ramp, rest_pose, sided)
+from har.synth.motion import (
+    POLE_FACE,
+    POLE_REACH,
+    Pose,
+    draw_phases,
+    frame_times,
+    move_arm,
+    oscillation,
+    pulse,
+    ramp,
+    rest_pose,
+    sided,
+)
 
 
 @dataclass

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from har.layout import NTU_PARENT, NUM_JOINTS
-from har.synth.body import (SIDES, BodyShape, apply_rotation, rot_x, rot_y, trunk_rotation, two_bone_ik,
-                             unit)
+from har.synth.body import SIDES, BodyShape, apply_rotation, rot_x, rot_y, trunk_rotation, two_bone_ik, unit
 from har.synth.motion import Pose
 
 ARM_JOINTS = ((4, 5, 6, 7, 21, 22), (8, 9, 10, 11, 23, 24))  # shoulder elbow wrist hand tip thumb, per side
@@ -111,7 +110,8 @@ def _matrix_to_quaternion(m: np.ndarray) -> np.ndarray:
     """(..., 3, 3) rotation matrices -> (..., 4) unit quaternions (w, x, y, z) with w >= 0."""
     trace = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
     candidates = np.stack([
-        np.stack([1 + trace, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1),
+        np.stack([1 + trace, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0],
+                  m[..., 1, 0] - m[..., 0, 1]], -1),
         np.stack([m[..., 2, 1] - m[..., 1, 2], 1 + 2 * m[..., 0, 0] - trace, m[..., 0, 1] + m[..., 1, 0],
                   m[..., 0, 2] + m[..., 2, 0]], -1),
         np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0], 1 + 2 * m[..., 1, 1] - trace,

@@ -44,7 +44,7 @@ class Pose:
     def num_frames(self) -> int:
         return int(self.root.shape[0])
 
-    def reversed(self) -> "Pose":
+    def reversed(self) -> Pose:
         """The same movement played backwards (sitting down -> standing up)."""
         return Pose(**{name: value[::-1].copy() for name, value in vars(self).items()})
 

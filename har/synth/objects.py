@@ -7,7 +7,7 @@ keyboard with light keys, magenta phone) and sizes are multiplied by `scale` to 
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -47,7 +47,9 @@ TROUSER_TONES = ((110, 70, 40), (40, 40, 45), (120, 120, 125), (90, 140, 160), (
 def sample_outfit(rng: np.random.Generator) -> Outfit:
     hsv = np.uint8([[[rng.integers(0, 180), rng.integers(20, 120), rng.integers(70, 230)]]])
     shirt = tuple(float(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])
-    pick = lambda tones: tuple(float(c) * rng.uniform(0.9, 1.1) for c in tones[rng.integers(0, len(tones))])
+    def pick(tones):
+        return tuple(float(c) * rng.uniform(0.9, 1.1) for c in tones[rng.integers(0, len(tones))])
+
     return Outfit(shirt=shirt, trousers=pick(TROUSER_TONES), skin=pick(SKIN_TONES), hair=pick(HAIR_TONES),
                   shoes=pick(((25, 25, 25), (60, 60, 70), (200, 200, 200))), long_sleeves=bool(rng.random() < 0.6))
 

@@ -15,8 +15,17 @@ from har.io.skeleton_format import BodyTrack
 from har.synth.camera import KinectCamera, project_depth
 from har.synth.config import SynthConfig
 from har.synth.kinematics import joint_orientations
-from har.synth.noise import (GHOST_MAX_FRAMES, body_ids, clipped_edges, ghost_joints, hand_fields,
-                             inferred_error, joint_jitter, lean, tracking_states)
+from har.synth.noise import (
+    GHOST_MAX_FRAMES,
+    body_ids,
+    clipped_edges,
+    ghost_joints,
+    hand_fields,
+    inferred_error,
+    joint_jitter,
+    lean,
+    tracking_states,
+)
 from har.synth.performance import Performance
 
 WINDOW_SLACK = 3  # the three Kinects start and stop a few frames apart: each records its own window

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from har.errors import HarError
 from har.io.store import atomic_file
 
 
-class UnsafeCheckpointError(pickle.UnpicklingError):
+class UnsafeCheckpointError(HarError, pickle.UnpicklingError):
     """A checkpoint holds objects other than tensors and plain values (possibly code to run): it was not loaded."""
 
 

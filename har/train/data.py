@@ -7,9 +7,9 @@ numpy Generator seeded from (seed, epoch, sample), so a resumed run draws exactl
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 import torch
@@ -63,7 +63,7 @@ class FeatureStores:
     splits: dict[str, dict[str, np.ndarray]]
 
     @classmethod
-    def open(cls, paths: Mapping[str, str | Path]) -> "FeatureStores":
+    def open(cls, paths: Mapping[str, str | Path]) -> FeatureStores:
         groups = {name: open_store(path) for name, path in paths.items()}
         first = next(iter(groups))
         metas = {name: read_meta(g) for name, g in groups.items()}

@@ -1,7 +1,11 @@
-"""Evaluate a trained model on the benchmark's test split: metrics, confusion data, pictures, throughput."""
+"""Evaluate a trained model on the benchmark's test split: metrics, confusion data, pictures, throughput.
+
+The detailed metrics (per class, paired comparisons, model statistics) go to one JSON file; the headline metrics
+and the confusion matrix (and a model's own plots) are logged with dvclive, whose metrics.json `dvc exp show`
+lists and whose plots `dvc plots show` renders.
+"""
 from __future__ import annotations
 
-import csv
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -10,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from har.io.store import atomic_dir, atomic_file, write_json
+from har.io.store import atomic_dir, write_json
 from har.layout import action_name
 from har.train.data import FeatureDataset, SampleCache
 from har.train.metrics import classification_metrics, uncertainty
-from har.train.run import load_trained, make_loader, open_inputs, pick_device
+from har.train.run import load_trained, make_loader, open_inputs, open_live, pick_device
 from har.train.spec import ModelSpec
 from har.viz import montage, stick_figure, with_caption, write_png
 
@@ -37,8 +41,8 @@ class EvaluateOptions:
 
 @dataclass(frozen=True)
 class EvalOutputs:
-    metrics: Path  # data/metrics/<model>.json
-    confusion: Path  # data/plots/<model>/confusion.csv (DVC confusion plot)
+    metrics: Path  # data/metrics/<model>.json (every metric, nested)
+    live: Path  # data/live/<model>/eval: dvclive's metrics.json (headline) and plots/ (confusion matrix, ...)
     pictures: Path  # data/plots/<model>/samples/ (PNG)
     timing: Path  # data/metrics/timing/<model>_eval.json (not deterministic: kept apart)
 
@@ -88,17 +92,46 @@ def _fit(image: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(image, (side, side), interpolation=cv2.INTER_NEAREST)
 
 
-def write_confusion(path: Path, target: np.ndarray, predicted: np.ndarray, classes: np.ndarray) -> None:
-    with atomic_file(path, newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["actual", "predicted"])
-        for t, p in zip(target, predicted):
-            writer.writerow([f"A{classes[t] + 1:03d}", f"A{classes[p] + 1:03d}"])
+HEADLINE = ("top1", "top5", "macro_f1", "appearance_pair_accuracy")
+
+
+def log_evaluation(live, metrics: dict, extra: dict) -> None:
+    """Headline metrics as dvclive metrics (no plot): top1, top5, macro_f1, appearance-pair accuracy and the 95 %
+    intervals (`top1_ci95/low`, `top1_ci95/high`, `macro_f1_ci95/...`) of the fused model and of each stream
+    (`streams/<key>/...`), and the model's own statistics in `extra` (scalars, or dicts of scalars one level deep)."""
+    def entry(prefix: str, values: dict) -> None:
+        for key in HEADLINE:
+            if key in values:
+                live.log_metric(f"{prefix}{key}", values[key], plot=False)
+        for key in ("top1_ci95", "macro_f1_ci95"):
+            if key in values:
+                low, high = values[key]
+                live.log_metric(f"{prefix}{key}/low", low, plot=False)
+                live.log_metric(f"{prefix}{key}/high", high, plot=False)
+
+    entry("", metrics)
+    for stream, values in metrics.get("streams", {}).items():
+        entry(f"streams/{stream}/", values)
+    scalar = (int, float, np.integer, np.floating)
+    for key, value in extra.items():
+        if isinstance(value, scalar):
+            live.log_metric(key, value, plot=False)
+        elif isinstance(value, dict) and value and all(isinstance(v, scalar) for v in value.values()):
+            for sub, v in value.items():
+                live.log_metric(f"{key}/{sub}", v, plot=False)
+
+
+def log_confusion(live, target: np.ndarray, predicted: np.ndarray, classes: np.ndarray, title: str) -> None:
+    """target, predicted: (N,) class indices into classes -> dvclive's confusion_matrix plot (action names
+    A001...; plots/sklearn/confusion_matrix.json, written without scikit-learn)."""
+    names = np.array([f"A{label + 1:03d}" for label in classes])
+    live.log_sklearn_plot("confusion_matrix", names[target].tolist(), names[predicted].tolist(), title=title)
 
 
 def evaluate_model(spec: ModelSpec, config, options: EvaluateOptions, store_paths: dict[str, Path],
                    model_dir: Path, out: EvalOutputs, summarize=None) -> dict:
-    """Score the test split; write metrics JSON, confusion CSV, pictures and timing. Returns the metrics."""
+    """Score the test split; write the metrics JSON, the dvclive metrics and plots (confusion matrix), pictures and
+    timing. Returns the metrics."""
     device = pick_device(config.device)
     model, classes = load_trained(spec, config, model_dir, device)
     stores = open_inputs(spec, store_paths)
@@ -114,12 +147,15 @@ def evaluate_model(spec: ModelSpec, config, options: EvaluateOptions, store_path
                **classification_metrics(outputs["logits"], target, classes, options.appearance_pairs)}
     metrics.update(uncertainty_metrics(spec, outputs, classes, options))
     metrics["per_class"] = _per_class(outputs["logits"], target, classes)
-    if summarize is not None:
-        metrics.update(summarize(outputs, classes))
+    extra = summarize(outputs, classes) if summarize is not None else {}
+    metrics.update(extra)
     write_json(out.metrics, metrics)
-    write_confusion(out.confusion, target, outputs["logits"].argmax(axis=1), classes)
+    live = open_live(out.live)
+    log_evaluation(live, metrics, extra)
+    log_confusion(live, target, outputs["logits"].argmax(axis=1), classes, f"{spec.name} confusion (test split)")
     if spec.write_plots is not None:
-        spec.write_plots(outputs, classes, out.confusion.parent)
+        spec.write_plots(outputs, classes, live)
+    live.end()
     _pictures(stores, outputs, classes, options.pictures, out.pictures)
     timing = {"model": spec.name, "device": str(device), "test_samples": int(len(target)),
               "sequences_per_second": round(len(target) / max(seconds, 1e-9), 2)}

@@ -6,13 +6,13 @@ The conversion functions are pure: arrays in, arrays out, randomness from the nu
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from har.config import ConfigError
-
 from har.transforms.heatmap import gaussian_heatmaps
 from har.transforms.sample import uniform_sample_indices
 
@@ -37,9 +37,12 @@ def resize_clip(clip: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(np.ascontiguousarray(frame), (size, size), interpolation=method) for frame in clip])
 
 
-def to_unit(images: np.ndarray) -> np.ndarray:
-    """uint8 (..., 3) -> float32 in [0, 1]."""
-    return images.astype(np.float32) / 255.0
+def to_unit(stored: np.ndarray) -> np.ndarray:
+    """A stored uint8 artifact (RGB images (..., 3), heatmaps quantised to round(255 * h)) -> float32 in [0, 1],
+    same shape: value / 255. Raises ValueError for another dtype (a store written by other code)."""
+    if stored.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 array (an RGB or heatmap store), got dtype {stored.dtype}")
+    return stored.astype(np.float32) / np.float32(255.0)
 
 
 def photometric(images: np.ndarray, rng: np.random.Generator | None, augment: PhotometricAugment) -> np.ndarray:
@@ -110,7 +113,7 @@ class HeatmapRendering:
     limbs: bool
 
     @classmethod
-    def of_store(cls, facts: StoreFacts, store: str = "heatmaps") -> "HeatmapRendering":
+    def of_store(cls, facts: StoreFacts, store: str = "heatmaps") -> HeatmapRendering:
         return cls(sigma=float(facts.get(store, "sigma", "heatmaps.sigma")),
                    limbs=bool(facts.get(store, "limbs", "heatmaps.limbs")))
 
@@ -135,12 +138,12 @@ def pose_heatmaps(arrays: dict, rng: np.random.Generator | None, frames: int,
     own sigma and limbs (HeatmapRendering.of_store).
     """
     if rng is None:
-        return arrays["heatmaps"].astype(np.float32) / 255.0
+        return to_unit(arrays["heatmaps"])
     if rendering is None:
         raise ValueError("training-time heatmaps need the heatmaps store's rendering (HeatmapRendering.of_store): "
                          "bind the training config to its stores first (ModelSpec.bind_stores)")
     index = uniform_sample_indices(int(arrays["num_frames"]), frames, rng)
-    return render_heatmap_frames(arrays, index, rendering).astype(np.float32) / 255.0
+    return to_unit(render_heatmap_frames(arrays, index, rendering))
 
 
 def rotate_flip_scale(clip: np.ndarray, rng: np.random.Generator | None, rotate: bool, flip: bool,

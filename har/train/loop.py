@@ -3,26 +3,33 @@
 A model's recipe is a sequence of phases (e.g. pretrain a stream, then fine-tune the whole network). Each phase
 trains some parameters with its own optimiser and schedule, evaluates on the validation split after every epoch,
 keeps the best weights (by the validation accuracy of `select_key`) and stops early after `patience` epochs
-without improvement. After every epoch the full state (model, optimiser, best epoch, history; the learning rate
-is a function of the epoch, so there is no scheduler state) is checkpointed atomically. A re-run with the same
+without improvement. After every epoch the full state (model, optimiser, learning-rate scheduler, best epoch,
+history) is checkpointed atomically. A re-run with the same
 fingerprint (config, data, code and environment: har.train.run.fingerprint) resumes from there, and a finished
 phase is not run again. Files of a phase written under another fingerprint are never loaded: they are removed and
 the phase is trained from scratch.
+
+Every epoch record (the history of every phase, resumed or reused ones included, in order) is also logged to
+dvclive when the context has a `live` logger (one dvclive step per epoch of every phase, metrics named
+`<phase>/train/loss`, `<phase>/val/acc_logits`, ...): the checkpoints' history is the source of truth, so a resumed
+run logs exactly what an uninterrupted one does.
 """
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from har.models.layers import restore_frozen_eval
+from har.models.layers import train_mode
 from har.train import checkpoint
 from har.train.data import make_loader
 
@@ -98,6 +105,27 @@ class TrainContext:
     progress: bool = True
     history: list = field(default_factory=list)  # one dict per epoch of every phase
     seconds: float = 0.0
+    live: Any = None  # a dvclive.Live receiving every history record (None: no logging)
+    best: dict = field(default_factory=dict)  # phase name -> {"epoch", "val_acc"} of its best epoch
+
+    def record(self, records: list[dict]) -> None:
+        """Append epoch records to the history and log each to dvclive as one step (step = its history index)."""
+        for record in records:
+            self.history.append(record)
+            if self.live is not None:
+                log_epoch(self.live, len(self.history) - 1, record)
+
+
+def log_epoch(live, step: int, record: dict) -> None:
+    """One history record as dvclive step `step`, its metrics under its phase's name: `<phase>/epoch`,
+    `<phase>/lr`, `<phase>/train/<metric>` and `<phase>/val/<metric>` (loss and the accuracy of each logged output,
+    e.g. `fuse/val/acc_logits`)."""
+    live.step = step
+    for key, value in sorted(record.items()):  # sorted: a record read back from a checkpoint logs alike
+        if key != "phase":
+            name = key.replace("_", "/", 1) if key.startswith(("train_", "val_")) else key
+            live.log_metric(f"{record['phase']}/{name}", value)
+    live.next_step()
 
 
 def make_optimizer(parameters: list, config: OptimConfig) -> torch.optim.Optimizer:
@@ -105,6 +133,11 @@ def make_optimizer(parameters: list, config: OptimConfig) -> torch.optim.Optimiz
         return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
     return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum,
                            weight_decay=config.weight_decay, nesterov=config.nesterov)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: PhaseConfig) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-epoch schedule (step it once after each epoch): lr = config.optim.lr * lr_factor(epoch)."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, partial(lr_factor, config.optim, epochs=config.epochs))
 
 
 def lr_factor(config: OptimConfig, epoch: int, epochs: int) -> float:
@@ -131,9 +164,7 @@ def run_epoch(ctx: TrainContext, phase: Phase, optimizer=None) -> dict[str, floa
     """One pass over the training (optimizer given) or validation loader; mean loss and accuracies."""
     training = optimizer is not None
     loader = ctx.train_loader if training else ctx.val_loader
-    ctx.model.train(training)
-    if training:
-        restore_frozen_eval(ctx.model)
+    train_mode(ctx.model, training)
     totals: dict[str, float] = {"loss": 0.0}
     count = 0
     with torch.set_grad_enabled(training):
@@ -155,9 +186,10 @@ def run_epoch(ctx: TrainContext, phase: Phase, optimizer=None) -> dict[str, floa
     return {k: v / max(count, 1) for k, v in totals.items()}
 
 
-def _phase_state(ctx, phase, optimizer, epoch, best, history) -> dict:
+def _phase_state(ctx, phase, optimizer, scheduler, epoch, best, history) -> dict:
     return {"fingerprint": phase_fingerprint(ctx, phase), "phase": phase.name, "epoch": epoch, "best": best,
-            "history": history, "model": ctx.model.state_dict(), "optimizer": optimizer.state_dict()}
+            "history": history, "model": ctx.model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict()}
 
 
 def phase_fingerprint(ctx: TrainContext, phase: Phase) -> str:
@@ -198,19 +230,22 @@ def _reuse_finished(ctx: TrainContext, phase: Phase, paths: dict, fingerprint: s
     if best is None:
         return None
     load_phase_weights(ctx.model, best["model"], phase)
-    ctx.history.extend(done["history"])
+    ctx.record(done["history"])
+    ctx.best[phase.name] = {"epoch": done["best_epoch"], "val_acc": done["best_val_acc"]}
     ctx.seconds += done["seconds"]
     return done
 
 
-def _resume(ctx: TrainContext, phase: Phase, paths: dict, fingerprint: str, optimizer) -> tuple:
-    """(first epoch, best, history, seconds) of an interrupted run of this phase under `fingerprint`, its weights
-    and optimiser state loaded; without one (or with files of another run, which are removed) a fresh start."""
+def _resume(ctx: TrainContext, phase: Phase, paths: dict, fingerprint: str, optimizer, scheduler) -> tuple:
+    """(first epoch, best, history, seconds) of an interrupted run of this phase under `fingerprint`, its weights,
+    optimiser and scheduler state loaded; without one (or with files of another run, which are removed) a fresh
+    start."""
     state = checkpoint.load_matching(paths["last"], ctx.device, fingerprint)
     if state is not None and checkpoint.load_matching(paths["best"], ctx.device, fingerprint,
                                                       state["best"]["epoch"]) is not None:
         load_phase_weights(ctx.model, state["model"], phase)
         optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
         return state["epoch"] + 1, state["best"], state["history"], state.get("seconds", 0.0)
     checkpoint.discard(paths)
     return 0, {"epoch": -1, "acc": float("-inf")}, [], 0.0
@@ -229,28 +264,29 @@ def fit(ctx: TrainContext, phase: Phase) -> dict:
         return {"phase": phase.name, "best_epoch": -1, "best_val_acc": None, "epochs_run": 0, "history": []}
     use_batch_size(ctx, config.batch_size, phase.name)
     optimizer = make_optimizer(phase.parameters, config.optim)
-    start, best, history, seconds = _resume(ctx, phase, paths, fingerprint, optimizer)
+    scheduler = make_scheduler(optimizer, config)
+    start, best, history, seconds = _resume(ctx, phase, paths, fingerprint, optimizer, scheduler)
+    ctx.record(history)
     stale = 0 if not history else history[-1]["epoch"] - best["epoch"]
     bar = tqdm(range(start, config.epochs), desc=phase.name, unit="epoch", disable=not ctx.progress,
                dynamic_ncols=True)
     for epoch in bar:
         began = time.perf_counter()
-        for group in optimizer.param_groups:
-            group["lr"] = config.optim.lr * lr_factor(config.optim, epoch, config.epochs)
         torch.manual_seed(ctx.seed * 1000 + epoch)
         # The shuffling order is a function of (seed, epoch) too, not of the loader's history: a run that resumes
         # or reuses finished phases trains exactly like one that ran every phase.
         if ctx.train_loader.generator is not None:
             ctx.train_loader.generator.manual_seed(ctx.seed * 1000 + epoch)
-        for loader in (ctx.train_loader,):
-            if hasattr(loader.dataset, "set_epoch"):
-                loader.dataset.set_epoch(epoch)
+        if hasattr(ctx.train_loader.dataset, "set_epoch"):
+            ctx.train_loader.dataset.set_epoch(epoch)
         train = run_epoch(ctx, phase, optimizer)
         val = run_epoch(ctx, phase)
         record = {"phase": phase.name, "epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
                   **{f"train_{k}": round(v, 6) for k, v in train.items()},
                   **{f"val_{k}": round(v, 6) for k, v in val.items()}}
         history.append(record)
+        ctx.record([record])
+        scheduler.step()
         score = val.get(f"acc_{phase.select_key}", -val["loss"])
         seconds += time.perf_counter() - began
         if score > best["acc"]:
@@ -259,7 +295,7 @@ def fit(ctx: TrainContext, phase: Phase) -> dict:
                                             "model": ctx.model.state_dict()})
         else:
             stale += 1
-        state = _phase_state(ctx, phase, optimizer, epoch, best, history)
+        state = _phase_state(ctx, phase, optimizer, scheduler, epoch, best, history)
         state["seconds"] = seconds
         checkpoint.save(paths["last"], state)
         bar.set_postfix(loss=f"{train['loss']:.3f}", val=f"{score:.3f}")
@@ -274,7 +310,7 @@ def fit(ctx: TrainContext, phase: Phase) -> dict:
                "best_val_acc": best["acc"], "epochs_run": len(history), "history": history,
                "seconds": seconds}
     checkpoint.write_done(paths["done"], summary)
+    ctx.best[phase.name] = {"epoch": best["epoch"], "val_acc": best["acc"]}
     paths["last"].unlink(missing_ok=True)
-    ctx.history.extend(history)
     ctx.seconds += seconds
     return summary

@@ -1,7 +1,9 @@
-"""Classification metrics from scores: top-k, per-class precision/recall/F1, confusion, appearance pairs, and\ntheir uncertainty: bootstrap intervals and paired comparisons (bootstrap + exact McNemar) of a model with its streams."""
+"""Classification metrics from scores: top-k, per-class precision/recall/F1, confusion, appearance pairs, and
+their uncertainty: bootstrap intervals and paired comparisons (bootstrap + exact McNemar) of a model with its
+streams."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

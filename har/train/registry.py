@@ -5,8 +5,9 @@ loads that model's code alone, and its DVC deps list exactly those files.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
+from har.errors import UnknownNameError
 from har.train.spec import ModelSpec
 
 
@@ -45,7 +46,7 @@ MODELS: dict[str, Callable[[], ModelSpec]] = {
 
 
 def model_spec(name: str) -> ModelSpec:
-    """The spec of model `name`; a KeyError naming the known models for any other name."""
+    """The spec of model `name`; an UnknownNameError (a KeyError) naming the known models for any other name."""
     if name not in MODELS:
-        raise KeyError(f"unknown model {name!r} (known: {', '.join(MODELS)})")
+        raise UnknownNameError(f"unknown model {name!r} (known: {', '.join(MODELS)})")
     return MODELS[name]()

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from har.config import from_mapping
+from har.errors import MissingArtifactError, WrongArtifactError
 from har.io.store import atomic_dir, write_json
 from har.train import checkpoint
 from har.train.data import FeatureDataset, FeatureStores, SampleCache, carve_validation, make_loader
@@ -28,7 +29,7 @@ def pick_device(name: str) -> torch.device:
 
 
 def without_keys(mapping: dict, dotted: tuple[str, ...]) -> dict:
-    """A copy of a nested dict without the dotted keys ("model.fusion", "fusion")."""
+    """A copy of a nested dict without the dotted keys ("model.fusion", "fuse")."""
     out = {k: (without_keys(v, tuple(d.split(".", 1)[1] for d in dotted if d.startswith(f"{k}.")))
                if isinstance(v, dict) else v) for k, v in mapping.items() if k not in dotted}
     return out
@@ -69,7 +70,7 @@ def fingerprint(spec: ModelSpec, config, stores: FeatureStores, ignore: tuple[st
     code = code_digest() if code is None else code
     digest = hashlib.sha256(json.dumps([spec.name, described, code, environment()], sort_keys=True,
                                        default=str).encode())
-    for name, group in stores.groups.items():
+    for group in stores.groups.values():
         digest.update(json.dumps(dict(group.attrs), sort_keys=True, default=str).encode())
         digest.update(stores.meta["sample"].astype(str).tobytes())
         digest.update(str({k: group[k].shape for k in sorted(group.array_keys())}).encode())
@@ -83,9 +84,17 @@ def open_inputs(spec: ModelSpec, store_paths: dict[str, Path]) -> FeatureStores:
     return FeatureStores.open({name: store_paths[name] for name in spec.inputs})
 
 
+def open_live(folder: Path):
+    """A dvclive logger writing only metrics.json and plots/ under `folder` (emptied first): no dvc.yaml (the
+    stage's dvc.yaml entry declares its files), no experiment saved, no report, no timestamps."""
+    from dvclive import Live
+    return Live(dir=str(folder), resume=False, report=None, save_dvc_exp=False, dvcyaml=False)
+
+
 def train_model(spec: ModelSpec, config, store_paths: dict[str, Path], out_dir: Path,
-                checkpoint_dir: Path, progress: bool = True) -> dict:
-    """Train `spec` with `config` (its train section); write model.pt, history.json and split.json to out_dir."""
+                checkpoint_dir: Path, progress: bool = True, live_dir: Path | None = None) -> dict:
+    """Train `spec` with `config` (its train section); write model.pt, history.json and split.json to out_dir and,
+    with `live_dir`, every epoch of every phase (and each phase's best epoch) to dvclive there."""
     torch.manual_seed(config.seed)
     device = pick_device(config.device)
     stores = open_inputs(spec, store_paths)
@@ -110,9 +119,14 @@ def train_model(spec: ModelSpec, config, store_paths: dict[str, Path], out_dir: 
         val_loader=make_loader(val_set, config.eval_batch_size, False, config.seed, config.loader_workers),
         checkpoint_dir=Path(checkpoint_dir), fingerprint=fingerprint(spec, config, stores, code=code),
         stream_fingerprint=fingerprint(spec, config, stores, ignore=spec.late_keys, code=code),
+        live=None if live_dir is None else open_live(live_dir),
     )
     ctx.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     spec.recipe(ctx, config)
+    if ctx.live is not None:
+        for phase, best in ctx.best.items():
+            ctx.live.summary.setdefault(phase, {}).update(best_epoch=best["epoch"], best_val_acc=best["val_acc"])
+        ctx.live.end()
     with atomic_dir(out_dir) as tmp:
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         torch.save({"model": state, "spec": spec.name, "model_config": checkpoint.plain(asdict(config.model)),
@@ -126,26 +140,22 @@ def train_model(spec: ModelSpec, config, store_paths: dict[str, Path], out_dir: 
             "parameters": int(sum(p.numel() for p in model.parameters()))}
 
 
+def trained_model_file(spec: ModelSpec, model_dir: Path) -> Path:
+    """`model_dir`/model.pt; a MissingArtifactError saying how to get it when the model has not been trained here."""
+    path = Path(model_dir) / "model.pt"
+    if not path.is_file():
+        raise MissingArtifactError(f"{path}: no trained {spec.name!r} model here; fetch it with `dvc pull "
+                                   f"train_{spec.name}` or build it with `dvc repro train_{spec.name}`")
+    return path
+
+
 def load_trained(spec: ModelSpec, config, model_dir: Path, device: torch.device):
     """(model in eval mode, classes array) from a train stage's model.pt."""
-    saved = checkpoint.load(Path(model_dir) / "model.pt", device)
+    saved = checkpoint.load(trained_model_file(spec, model_dir), device)
     if saved["spec"] != spec.name:
-        raise ValueError(f"{model_dir}/model.pt holds a {saved['spec']!r} model, not {spec.name!r}")
+        raise WrongArtifactError(f"{model_dir}/model.pt holds a {saved['spec']!r} model, not {spec.name!r}")
     model_config = from_mapping(type(config.model), saved["model_config"], f"{model_dir}/model.pt")
     model = spec.build(model_config, len(saved["classes"])).to(device)
     model.load_state_dict(saved["model"])
     model.eval()
     return model, np.array(saved["classes"])
-
-
-def write_training_curve(path: Path, history_json: Path) -> None:
-    """CSV of the training history (one row per epoch of every phase) for `dvc plots`."""
-    import csv
-    from har.io.store import atomic_file
-    history = json.loads(Path(history_json).read_text())
-    columns = sorted({k for row in history for k in row} - {"phase", "epoch"})
-    with atomic_file(path, newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["step", "phase", "epoch", *columns])
-        for step, row in enumerate(history):
-            writer.writerow([step, row["phase"], row["epoch"], *(row.get(c, "") for c in columns)])

@@ -1,9 +1,11 @@
 """What the generic train/evaluate code needs to know about a model: its inputs, builder and recipe."""
 from __future__ import annotations
 
+import dataclasses
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 from torch import nn
@@ -39,12 +41,30 @@ class ModelSpec:
     predict: ForwardFn = default_forward  # test-time forward (e.g. averaging several clips)
     # (outputs over the test split, classes) -> extra metrics (attention per class, gate statistics, ...)
     summarize: Callable[[dict, np.ndarray], dict] | None = None
-    # (outputs over the test split, classes, plots folder) -> extra DVC plot files (e.g. attention per class)
-    write_plots: Callable[[dict, np.ndarray, Path], None] | None = None
+    # (outputs over the test split, classes, dvclive.Live of the evaluation) -> extra plots logged to it
+    # (e.g. attention per class)
+    write_plots: Callable[[dict, np.ndarray, Any], None] | None = None
     # Dotted config keys read only after the streams' pretraining (fusion scheme, fusion phase): changing them
-    # reuses the finished checkpoints of the stream phases (Phase.stream_modules) (e.g. a `dvc exp run` fusion ablation).
+    # reuses the finished checkpoints of the stream phases (Phase.stream_modules), e.g. in a `dvc exp run` fusion
+    # ablation.
+    # Checked against config_type when the spec is built (at import): a key it does not have raises.
     late_keys: tuple[str, ...] = ()
     # (config, {input store name: opened zarr group}) -> the config checked against what its stores were built with
     # (frame counts, sizes, persons, ... recorded in their attrs) and bound to what it must read from them (EPAM's
     # heatmap rendering). Called at stage start (pipeline.train); raises har.config.ConfigError naming both keys.
     bind_stores: Callable[[Any, Mapping[str, Any]], Any] | None = None
+
+    def __post_init__(self):
+        for key in self.late_keys:
+            check_dotted_key(self.config_type, key, f"ModelSpec {self.name!r} late_keys")
+
+
+def check_dotted_key(config_type: type, key: str, where: str) -> None:
+    """Raise ValueError unless `key` ("model.fusion") names a field path of the dataclass `config_type`."""
+    owner = config_type
+    for part in key.split("."):
+        names = {f.name for f in dataclasses.fields(owner)} if dataclasses.is_dataclass(owner) else set()
+        if part not in names:
+            raise ValueError(f"{where}: {key!r} is not a key of {config_type.__name__} "
+                             f"({owner.__name__} has no field {part!r}; it has {sorted(names)})")
+        owner = typing.get_type_hints(owner)[part]

@@ -18,8 +18,8 @@ source by whole pixels would change low bits, so views, not offsets, keep the by
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -173,7 +173,7 @@ def plan_crops(boxes: np.ndarray, sizes, frames: np.ndarray, image_size: tuple[i
     matrices[:, 0, 0], matrices[:, 1, 1] = (steps / block).T
     matrices[:, :, 2] = np.where(reduced[:, None], (first - low + 0.5) / block - 0.5, first)
     # Crop pixels whose sample point lies in the image's extent [-0.5, size - 0.5).
-    inside = np.clip(np.ceil((np.stack([-0.5 - first, image_wh - 0.5 - first]) / steps)), 0, out_wh)
+    inside = np.clip(np.ceil(np.stack([-0.5 - first, image_wh - 0.5 - first]) / steps), 0, out_wh)
     inside = np.concatenate(inside.astype(np.int64), axis=1)
     frames = np.asarray(frames, np.int64).reshape(len(boxes))
     spans = np.concatenate([low, high], axis=1)

@@ -8,22 +8,21 @@ Per frame, from one actor's 2D joints in video pixels:
   har.transforms.box.person_box gives for that frame alone).
 A frame where a part has no box (no valid joint of the part, or fewer than two valid joints to measure the
 height) takes the box of the nearest frame where it has one (ties: the earlier frame). Boxes are (x0, y0, x1, y1)
-floats in video pixels and may leave the image; the cropper pads black there. `crop_boxes` cuts many boxes of one
-frame (byte-identical to har.transforms.box.crop_and_resize box by box, planned once for all of them).
+floats in video pixels and may leave the image; the cropper (har.transforms.box) pads black there.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from har.transforms.box import cut_frame, plan_crops
+from har.errors import HarError
 
 MIN_SIDE = 8.0  # pixels: a hand crop never shrinks below this, however small the body looks
 MIN_BODY_SIDE = 10.0  # pixels: person_box's default min_size
 
 
-class PartError(ValueError):
+class PartError(HarError, ValueError):
     """A body part with no usable joint in any frame."""
 
 
@@ -131,20 +130,3 @@ def part_boxes(keypoints: np.ndarray, parts: Sequence[tuple[str, Sequence[int]]]
         except PartError as error:
             raise PartError(f"part {name!r}: {error}") from None
     return np.stack(boxes)
-
-
-def crop_boxes(image: np.ndarray, boxes: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
-    """har.transforms.box.crop_and_resize for each of several boxes of one frame -> (B, h, w, C) uint8.
-
-    image: (H, W, C) uint8; boxes: (B, 4) (x0, y0, x1, y1); out_size: (h, w). One plan for all boxes
-    (har.transforms.box.plan_crops: arithmetic vectorised, the image halved once for all boxes that shrink 2x or
-    more); byte-identical to calling crop_and_resize box by box (a test pins this).
-    """
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    if image.ndim != 3 or image.dtype != np.uint8:
-        raise ValueError(f"image must be (H, W, C) uint8, got shape {image.shape} dtype {image.dtype}")
-    plan = plan_crops(boxes, out_size, np.zeros(len(boxes), np.int64), image.shape[:2])
-    out = np.empty((len(boxes),) + tuple(int(v) for v in out_size) + (image.shape[2],), np.uint8)
-    for b, crop in cut_frame(image, plan, 0):
-        out[b] = crop
-    return out

@@ -12,10 +12,12 @@ Frames where no kept actor is present are dropped.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
+
+from har.errors import HarError
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class Actors:
     rejected: tuple[str, ...]
 
 
-class NoActorError(ValueError):
+class NoActorError(HarError, ValueError):
     """Every body track of a sample was rejected (or the sample had none)."""
 
 

@@ -20,12 +20,12 @@ the windows are written (heatmaps are ~1 % non-zero): the first person's patches
 zero output, later persons' merged by max over their own window pixels, never by a pass over dense planes. Limb
 windows differ in size, so their pixels are enumerated back to back and evaluated as flat arrays (in float64:
 float32 distances lose ~3e-6 on long limbs). What remains is mostly zero-filling the fresh output (20 MB for
-25 x 48 x 64 x 64 float32, ~1 ms; the per-joint loop pays it too): dtype=np.uint8 yields the to_uint8 maps
-directly, with a 4x smaller fill and no float pass over the whole array.
+25 x 48 x 64 x 64 float32, ~1 ms; the per-joint loop pays it too): dtype=np.uint8 yields the quantised maps
+(round(255 * h)) directly, with a 4x smaller fill and no float pass over the whole array.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -54,8 +54,9 @@ def gaussian_heatmaps(keypoints: np.ndarray, scores: np.ndarray | None, size: tu
     keypoints: (M, T, V, 2) float pixels in the heatmap frame (computed in float32); NaN or (0, 0) = missing.
     scores: (M, T, V) float confidences, or None (= 1 for every present joint).
     size: (H, W) of the maps. edges: bones for the limb channels (default: the layout's, see default_edges).
-    dtype: np.float32, or np.uint8 for maps already quantised like to_uint8 (identical values, since rounding
-    commutes with the max over persons; 4x less memory to fill, which is most of the cost). uint8 needs scores <= 1.
+    dtype: np.float32, or np.uint8 for maps quantised to round(255 * h) (identical to quantising the float maps,
+    since rounding commutes with the max over persons; 4x less memory to fill, which is most of the cost).
+    uint8 needs scores <= 1.
     Returns (V, T, H, W) dtype, or (V + E, T, H, W) with with_limbs (joint channels first, then limbs).
     Raises ValueError on bad shapes, infinite coordinates, NaN scores of present joints or a bad sigma/size.
     """
@@ -83,25 +84,6 @@ def gaussian_heatmaps(keypoints: np.ndarray, scores: np.ndarray | None, size: tu
     if bones:
         _draw_limbs(buf, plane, kp, sc, drawable, bones, num_joints, sigma)
     return out
-
-
-def to_uint8(heatmaps: np.ndarray) -> np.ndarray:
-    """Quantise heatmaps in [0, 1] to uint8: value = round(255 * h) (DESIGN.md §2; max error 1/510).
-
-    heatmaps: any shape, float. Returns the same shape, uint8. Raises ValueError on NaN or values outside [0, 1].
-    """
-    scaled = np.multiply(heatmaps, 255.0, dtype=np.float32)
-    if scaled.size and not (scaled.min() >= 0.0 and scaled.max() <= 255.0):
-        raise ValueError("heatmap values must lie in [0, 1] (found NaN or a value outside) before uint8 quantisation")
-    np.rint(scaled, out=scaled)
-    return scaled.astype(np.uint8)
-
-
-def from_uint8(quantised: np.ndarray) -> np.ndarray:
-    """Inverse of to_uint8 up to rounding: uint8 array -> float32 array of value / 255."""
-    if quantised.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 heatmap array, got dtype {quantised.dtype}")
-    return quantised.astype(np.float32) / np.float32(255.0)
 
 
 # --- input checks ------------------------------------------------------------------------------------------
@@ -204,7 +186,7 @@ def _scatter_points(buf, flat, patch, persons) -> None:
 
 
 def _quantised(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """float32 values as stored in a dtype buffer: unchanged for float32, round(255 * v) (like to_uint8) for uint8."""
+    """float32 values as stored in a dtype buffer: unchanged for float32, round(255 * v) for uint8."""
     values = values.astype(np.float32, copy=False)
     if dtype == np.uint8:
         return np.rint(values * np.float32(255.0)).astype(np.uint8)

@@ -8,51 +8,37 @@ Temporal: resample to T frames — uniform subsampling of longer sequences, zero
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from har.layout import LEFT_SHOULDER, RIGHT_SHOULDER, SPINE_BASE, SPINE_MID
 
+_SPINE_AXIS, _SHOULDER_AXIS = np.array([0.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0])  # where view_rotation puts them
 
 def present_mask(x: np.ndarray) -> np.ndarray:
     """(..., V) bool: joints whose coordinates are not all zero. x: (..., V, C)."""
     return np.any(x != 0, axis=-1)
 
 
-def rotation_between(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """(3, 3) rotation taking the direction of `source` onto `target` (identity for zero or parallel input)."""
-    a = source / (np.linalg.norm(source) or 1.0)
-    b = target / (np.linalg.norm(target) or 1.0)
-    axis = np.cross(a, b)
-    sin, cos = np.linalg.norm(axis), float(np.dot(a, b))
-    if sin < 1e-8:
-        if cos > 0 or not np.any(a):
-            return np.eye(3)
-        # Opposite directions: half turn about any axis perpendicular to a.
-        helper = np.array([1.0, 0, 0]) if abs(a[0]) < 0.9 else np.array([0, 1.0, 0])
-        axis = np.cross(a, helper)
-        axis /= np.linalg.norm(axis)
-        return 2 * np.outer(axis, axis) - np.eye(3)
-    k = axis / sin
-    cross = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + sin * cross + (1 - cos) * cross @ cross
-
-
 def view_rotation(frame: np.ndarray) -> np.ndarray:
-    """(3, 3) rotation putting a frame's spine (base -> mid) on +z and its shoulders (left -> right) on +x.
+    """(3, 3) float64 rotation putting a frame's spine (base -> mid) on +z and its shoulders (left -> right) on +x.
 
-    Built as an orthonormal frame (z = spine, x = shoulders made orthogonal to z, y = z x x), so both
-    alignments hold exactly. (2s-AGCN/PYSKL rotate twice in sequence, and the second turn tilts the spine
-    slightly off +z.) frame: (V, 3).
+    The spine is aligned exactly and the shoulders as closely as that allows (their component across the spine
+    lands on +x), so both alignments hold. (2s-AGCN/PYSKL rotate twice in sequence, and the second turn tilts the
+    spine slightly off +z.) Identity for a zero spine; the shortest turn of the spine onto +z when the shoulders
+    lie along the spine. frame: (V, 3).
     """
-    z = frame[SPINE_MID] - frame[SPINE_BASE]
-    shoulders = frame[RIGHT_SHOULDER] - frame[LEFT_SHOULDER]
-    if np.linalg.norm(z) < 1e-8:
+    frame = np.asarray(frame, dtype=np.float64)
+    spine, shoulders = frame[SPINE_MID] - frame[SPINE_BASE], frame[RIGHT_SHOULDER] - frame[LEFT_SHOULDER]
+    length = np.linalg.norm(spine)
+    if length < 1e-8:
         return np.eye(3)
-    z = z / np.linalg.norm(z)
-    x = shoulders - np.dot(shoulders, z) * z
-    if np.linalg.norm(x) < 1e-8:
-        return rotation_between(z, np.array([0.0, 0.0, 1.0]))
-    x = x / np.linalg.norm(x)
-    return np.stack([x, np.cross(z, x), z])
+    across = shoulders - np.dot(shoulders, spine / length) * spine / length
+    if np.linalg.norm(across) < 1e-8:
+        rotation, _ = Rotation.align_vectors([_SPINE_AXIS], [spine])
+    else:
+        rotation, _ = Rotation.align_vectors([_SPINE_AXIS, _SHOULDER_AXIS], [spine, shoulders],
+                                             weights=[np.inf, 1.0])
+    return rotation.as_matrix()
 
 
 def normalize_skeleton(x: np.ndarray, align_view: bool = False) -> np.ndarray:

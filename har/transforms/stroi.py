@@ -11,7 +11,7 @@ The paper uses 96-pixel sub-ROIs on NTU's 1080-line video; `roi_side` scales tha
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -81,15 +81,3 @@ def cell_window(part: int, column: int, person: int, num_persons: int, cell: int
     start, width = cell_slots(num_persons, cell)[person]
     left = column * cell + start
     return slice(part * cell, (part + 1) * cell), slice(left, left + width)
-
-
-def place_column(mosaic: np.ndarray, rois: np.ndarray, column: int, person: int, num_persons: int) -> None:
-    """Write one person's resized ROIs of one frame, (K, s, s, C) or (K, s, s/2, C) one per part, into column
-    `column` of the (K s, L s, C) mosaic (part k in row band k; the person's half of each cell)."""
-    parts, cell = rois.shape[:2]
-    width = cell_slots(num_persons, cell)[person][1]
-    if rois.shape[2] != width or parts * cell != mosaic.shape[0] or (column + 1) * cell > mosaic.shape[1]:
-        raise ValueError(f"ROIs of shape {rois.shape} do not fit column {column}, person {person} of "
-                         f"{num_persons} in a mosaic of shape {mosaic.shape}")
-    for part in range(parts):
-        mosaic[cell_window(part, column, person, num_persons, cell)] = rois[part]

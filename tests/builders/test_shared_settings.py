@@ -153,8 +153,9 @@ def test_clips_and_heatmaps_from_different_pose_views_are_refused(project):
 def test_store_checks_of_every_model_pass_on_matching_stores(project):
     from pipeline.train import stage_config
     for name in ("glimpse", "epam", "amfi", "das", "stroi"):
-        config = project.run(lambda params: stage_config(model_spec(name), params))
-        assert type(config) is model_spec(name).config_type
+        spec = model_spec(name)
+        config = project.run(lambda params, spec=spec: stage_config(spec, params))
+        assert type(config) is spec.config_type
 
 
 def test_a_store_without_the_record_asks_for_a_rebuild():

@@ -104,7 +104,7 @@ def test_real_stroi_mosaic_is_not_blank_and_cells_are_cut_around_their_joints(re
     assert cells.std(axis=1).min() > 5 and 10 < cells.mean(axis=1).min()  # no blank or black cell
     positions = np.searchsorted(pose.frames, plan.stroi_frames)
     side = 96.0  # a 1080-line video uses the paper's 96-pixel sub-ROIs
-    for k, (name, joint) in enumerate(STROI_PARTS):
+    for k, (_name, joint) in enumerate(STROI_PARTS):
         for column, position in enumerate(positions):
             box = plan.roi_boxes[0, k, column]
             np.testing.assert_allclose(box[2:] - box[:2], side)
@@ -243,6 +243,7 @@ def test_stage_writes_three_aligned_stores(tiny):
 
 def test_shard_appender_writes_whole_shards_and_trims(tmp_path):
     import zarr
+
     from har.builders.video import _ShardAppender
     from har.io.store import create_sample_array
     group = zarr.open_group(str(tmp_path / "a.zarr"), mode="w", zarr_format=3)

@@ -11,7 +11,7 @@ import pytest
 
 from har.io import ntu_skeleton
 from har.io.ntu_skeleton import iter_skeleton_paths, parse_skeleton, read_skeleton
-from har.io.skeleton_format import BodyTrack, SkeletonFormatError, frames_from_tracks, format_skeleton
+from har.io.skeleton_format import BodyTrack, SkeletonFormatError, format_skeleton, frames_from_tracks
 from har.io.skeleton_text import parse_skeleton_strict
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "ntu-samples"  # real NTU files shipped with the tests

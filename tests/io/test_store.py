@@ -4,8 +4,18 @@ import os
 import numpy as np
 import pytest
 
-from har.io.store import (atomic_dir, atomic_file, atomic_store, create_sample_array, open_store, read_meta,
-                          read_splits, stamp, write_meta, write_splits)
+from har.io.store import (
+    atomic_dir,
+    atomic_file,
+    atomic_store,
+    create_sample_array,
+    open_store,
+    read_meta,
+    read_splits,
+    stamp,
+    write_meta,
+    write_splits,
+)
 
 
 def tree_digest(path):

@@ -10,9 +10,8 @@ import torch
 from har.layout import STROI_PARTS
 from har.models.backbones.resnet2d import ResNet2d
 from har.models.backbones.stgcn import STGCN
-from har.models.layers import count_parameters, set_frozen
-from har.models.stroi_net import (STROINetConfig, build_stroi_net, ensemble_scores, joint_weights, loss,
-                                  weight_mosaic)
+from har.models.layers import set_frozen, train_mode
+from har.models.stroi_net import STROINetConfig, build_stroi_net, ensemble_scores, joint_weights, loss, weight_mosaic
 
 NUM_CLASSES = 5
 BAND = 8  # mosaic band height s → 40×40 mosaics
@@ -129,7 +128,7 @@ def test_joint_weights_differentiable_when_gcn_is_trained_with_the_resnet():
 def test_frozen_gcn_stays_in_eval_and_its_statistics_do_not_move():
     model = make_model()
     set_frozen(model.skeleton)
-    model.train()  # recursing into the frozen GCN must not switch it back to training mode
+    train_mode(model)  # model.train() recurses into the frozen GCN: train_mode must switch it back to eval
     assert all(not module.training for module in model.skeleton.modules())
     assert model.rgb.training
     gcn_state = {k: v.clone() for k, v in model.skeleton.state_dict().items()}
@@ -203,8 +202,9 @@ def test_paper_scale_parameter_counts():
     # Shift-GCN, CVPR 2020); ResNet-18 (He et al. 2016) has 11.69M with the 1000-class ImageNet head.
     paper = STROINetConfig.paper()
     gcn = STGCN(60, widths=paper.gcn_widths, depths=paper.gcn_depths, temporal_kernel=paper.gcn_temporal_kernel)
-    assert abs(count_parameters(gcn) - 3.1e6) / 3.1e6 < 0.01
-    assert count_parameters(ResNet2d(1000, width=paper.resnet_width, depths=paper.resnet_depths)) == 11_689_512
+    assert abs(sum(p.numel() for p in gcn.parameters()) - 3.1e6) / 3.1e6 < 0.01
+    resnet = ResNet2d(1000, width=paper.resnet_width, depths=paper.resnet_depths)
+    assert sum(p.numel() for p in resnet.parameters()) == 11_689_512
     assert paper.input_size == 225
 
 

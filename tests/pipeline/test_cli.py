@@ -61,4 +61,4 @@ def test_skeleton_path_from_synthetic_data_to_predict(tmp_path, monkeypatch):
     assert result.exit_code == 0 and "x " in result.output
     (tmp_path / "bad.skeleton").write_text("2\r\n1\r\n")
     result = runner.invoke(app, ["predict", "bad.skeleton"])
-    assert result.exit_code != 0 and "bad.skeleton, line 3" in str(result.exception)
+    assert result.exit_code == 1 and "error: bad.skeleton, line 3" in result.output

@@ -8,8 +8,7 @@ import pytest
 from har.io.names import SampleName
 from har.io.ntu_skeleton import parse_skeleton
 from har.synth import APPEARANCE_PAIRS, SynthConfig, action_class
-from har.synth.sample import (people, sample_streams, scene_background, scene_camera, skeleton_recording,
-                              synthesize)
+from har.synth.sample import people, sample_streams, scene_background, scene_camera, skeleton_recording, synthesize
 from har.synth.scene import frame_gains, sample_lighting
 
 CONFIG = SynthConfig.tiny()

@@ -77,6 +77,6 @@ def test_dataset_augments_reproducibly_per_epoch_and_caches_within_a_bound(tmp_p
 
 def test_fingerprint_ignores_only_the_late_keys():
     from har.train.run import without_keys
-    config = {"seed": 0, "fusion": {"epochs": 6}, "model": {"fusion": "amfi", "width": 0.125}}
-    assert without_keys(config, ("fusion", "model.fusion")) == {"seed": 0, "model": {"width": 0.125}}
+    config = {"seed": 0, "fuse": {"epochs": 6}, "model": {"fusion": "amfi", "width": 0.125}}
+    assert without_keys(config, ("fuse", "model.fusion")) == {"seed": 0, "model": {"width": 0.125}}
     assert without_keys(config, ()) == config

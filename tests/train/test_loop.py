@@ -4,9 +4,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from har.models.layers import set_frozen
+from har.models.layers import is_frozen, set_frozen, train_only
 from har.train import checkpoint, loop
-from har.train.loop import (OptimConfig, Phase, PhaseConfig, TrainContext, cross_entropy_on, fit, lr_factor)
+from har.train.loop import OptimConfig, Phase, PhaseConfig, TrainContext, cross_entropy_on, fit, lr_factor
 
 
 class Blobs(Dataset):
@@ -140,7 +140,7 @@ def test_interrupted_run_resumes_bit_for_bit_like_an_uninterrupted_one(tmp_path,
     assert_same(resumed.model.state_dict(), full.model.state_dict(), "best weights")
     resumed_last = states[-1]
     assert resumed_last["epoch"] == full_last["epoch"] == 4
-    for key in ("model", "optimizer", "best", "history", "fingerprint"):
+    for key in ("model", "optimizer", "scheduler", "best", "history", "fingerprint"):
         assert_same(resumed_last[key], full_last[key], key)
     strip = lambda d: {k: v for k, v in d.items() if k != "seconds"}  # noqa: E731 - wall-clock time differs
     assert_same(strip(summary), strip(full_summary), "summary")
@@ -270,3 +270,59 @@ def test_reusable_phase_is_reused_when_only_late_keys_change(tmp_path):
     again.fingerprint = "another fusion"
     fresh = fit(again, Phase("stream", stream.config, list(again.model.parameters()), cross_entropy_on()))
     assert fresh["history"][0]["epoch"] == 0 and len(again.history) == 2 and fresh is not summary
+
+
+def test_scheduler_sets_the_lr_of_every_epoch_and_travels_in_the_checkpoint(tmp_path):
+    ctx = context(tmp_path)
+    optim = OptimConfig("sgd", lr=0.2, schedule="step", milestones=(1, 2), gamma=0.5, warmup_epochs=0)
+    fit(ctx, Phase("main", PhaseConfig(epochs=3, optim=optim), list(ctx.model.parameters()), cross_entropy_on()))
+    assert [row["lr"] for row in ctx.history] == [0.2 * lr_factor(optim, e, 3) for e in range(3)] == [0.2, 0.1, 0.05]
+
+
+def log_two_phases(ctx):
+    fit(ctx, Phase("body", PhaseConfig(epochs=2, optim=OptimConfig("adam", lr=0.05)),
+                   train_only(ctx.model, ["body"]), cross_entropy_on()))
+    fit(ctx, Phase("head", PhaseConfig(epochs=3, optim=OptimConfig("adam", lr=0.05)),
+                   train_only(ctx.model, ["head"]), cross_entropy_on()))
+    ctx.live.end()
+
+
+def live_files(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_dvclive_logs_one_step_per_epoch_and_a_resumed_run_logs_the_same(tmp_path, monkeypatch):
+    from har.train.run import open_live
+    full = context(tmp_path / "full")
+    full.live = open_live(tmp_path / "live_full")
+    log_two_phases(full)
+    files = live_files(tmp_path / "live_full")
+    assert set(files) >= {"metrics.json", "plots/metrics/body/train/loss.tsv", "plots/metrics/head/val/acc_logits.tsv"}
+    assert files["plots/metrics/head/val/loss.tsv"].decode().splitlines()[0].split("\t") == ["step", "loss"]
+    assert [line.split("\t")[0] for line in files["plots/metrics/head/lr.tsv"].decode().splitlines()] == \
+        ["step", "2", "3", "4"]  # global steps: the head phase follows the body phase's two epochs
+    summary = __import__("json").loads(files["metrics.json"])
+    assert summary["step"] == 4 and summary["head"]["epoch"] == 2 and "timestamp" not in files["metrics.json"].decode()
+
+    with monkeypatch.context() as patch:
+        watch_training(patch, interrupt_at=4)  # body finishes, head dies in its second epoch
+        part = context(tmp_path / "part")
+        part.live = open_live(tmp_path / "live_part")
+        with pytest.raises(Interrupted):
+            log_two_phases(part)
+    resumed = context(tmp_path / "part")
+    resumed.live = open_live(tmp_path / "live_part")  # a fresh logger: the checkpoints' history is re-logged
+    log_two_phases(resumed)
+    assert live_files(tmp_path / "live_part") == files
+
+
+def test_train_only_freezes_everything_else_and_names_are_checked(tmp_path):
+    ctx = context(tmp_path)
+    params = train_only(ctx.model, ["head"], )
+    assert params == list(ctx.model.head.parameters()) and is_frozen(ctx.model.body)
+    assert not is_frozen(ctx.model.head) and not is_frozen(nn.ReLU())
+    train_only(ctx.model, ["body", "head"], ["body.1"])
+    assert is_frozen(ctx.model.body[1]) and not is_frozen(ctx.model.body[0])
+    with pytest.raises(KeyError, match="no sub-module"):
+        train_only(ctx.model, ["bdy"])
+

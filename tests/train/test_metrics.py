@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from har.train.metrics import (classification_metrics, confusion_matrix, pair_accuracy, per_class_report,
-                               top_k_accuracy)
+from har.train.metrics import classification_metrics, confusion_matrix, pair_accuracy, per_class_report, top_k_accuracy
 
 
 def test_top_k_and_confusion():
@@ -33,8 +32,16 @@ def test_pair_accuracy_is_binary_within_the_pair():
 # --- bootstrap intervals and paired comparisons -------------------------------------------------------------------
 from types import SimpleNamespace  # noqa: E402
 
-from har.train.metrics import (bootstrap_indices, bootstrap_intervals, macro_f1, mcnemar_exact_p,  # noqa: E402
-                               paired_comparison, resampled_macro_f1, uncertainty, verdict)
+from har.train.metrics import (  # noqa: E402
+    bootstrap_indices,
+    bootstrap_intervals,
+    macro_f1,
+    mcnemar_exact_p,
+    paired_comparison,
+    resampled_macro_f1,
+    uncertainty,
+    verdict,
+)
 
 
 def _scores_from(predicted: np.ndarray, num_classes: int) -> np.ndarray:

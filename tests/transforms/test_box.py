@@ -5,8 +5,14 @@ import cv2
 import numpy as np
 import pytest
 
-from har.transforms.box import (crop_and_resize, cut_frame, keypoints_to_box_frame, person_box, plan_crops,
-                                reduction_levels)
+from har.transforms.box import (
+    crop_and_resize,
+    cut_frame,
+    keypoints_to_box_frame,
+    person_box,
+    plan_crops,
+    reduction_levels,
+)
 
 
 def test_box_pads_about_centre_and_squares():

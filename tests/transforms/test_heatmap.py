@@ -8,7 +8,8 @@ import pytest
 
 import har.transforms.heatmap as heatmap
 from har.layout import COCO_EDGES, NTU_EDGES
-from har.transforms.heatmap import from_uint8, gaussian_heatmaps, to_uint8
+from har.train.inputs import to_unit
+from har.transforms.heatmap import gaussian_heatmaps
 
 EPS = 1e-3
 
@@ -151,18 +152,18 @@ def test_uint8_output_equals_quantised_float_output():
         floats = gaussian_heatmaps(kp, scores, (32, 32), with_limbs=limbs)
         quantised = gaussian_heatmaps(kp, scores, (32, 32), with_limbs=limbs, dtype=np.uint8)
         assert quantised.dtype == np.uint8
-        np.testing.assert_array_equal(quantised, to_uint8(floats))
-        assert np.abs(from_uint8(quantised) - floats).max() <= 1 / 510 + 1e-7
+        np.testing.assert_array_equal(quantised, np.rint(floats * np.float32(255)).astype(np.uint8))
+        assert np.abs(to_unit(quantised) - floats).max() <= 1 / 510 + 1e-7
 
 
-def test_to_uint8_rounds_and_rejects_out_of_range():
-    values = np.array([0.0, 0.5 / 255, 1.5 / 255, 0.25, 1.0], np.float32)
-    assert to_uint8(values).tolist() == [0, 0, 2, 64, 255]  # round half to even, like round()
-    for bad in (np.array([1.01], np.float32), np.array([-0.1], np.float32), np.array([np.nan], np.float32)):
-        with pytest.raises(ValueError, match="must lie in"):
-            to_uint8(bad)
+def test_to_unit_inverts_the_uint8_quantisation_and_rejects_other_dtypes():
+    stored = np.array([[0, 1, 64], [128, 254, 255]], np.uint8)
+    unit = to_unit(stored)
+    assert unit.dtype == np.float32 and unit.shape == (2, 3)
+    assert unit[0, 0] == 0.0 and unit[1, 2] == 1.0
+    np.testing.assert_array_equal(np.rint(unit * 255).astype(np.uint8), stored)
     with pytest.raises(ValueError, match="uint8"):
-        from_uint8(values)
+        to_unit(stored.astype(np.float32))
 
 
 @pytest.mark.parametrize("kwargs, message", [

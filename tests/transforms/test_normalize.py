@@ -1,7 +1,24 @@
-import numpy as np
+from pathlib import Path
 
+import numpy as np
+import pytest
+
+from har.io.ntu_skeleton import read_skeleton
 from har.layout import LEFT_SHOULDER, RIGHT_SHOULDER, SPINE_BASE, SPINE_MID
-from har.transforms.normalize import normalize_skeleton, rotation_between, temporal_resize
+from har.transforms.normalize import normalize_skeleton, temporal_resize, view_rotation
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "ntu-samples"  # real NTU files shipped with the tests
+
+
+def _gram_schmidt_rotation(frame: np.ndarray) -> np.ndarray:
+    """Reference (the hand-built frame scipy replaced): rows x = shoulders made orthogonal to the spine,
+    y = z × x, z = spine, so the matrix maps the spine onto +z and the shoulders' cross component onto +x."""
+    z = frame[SPINE_MID] - frame[SPINE_BASE]
+    z = z / np.linalg.norm(z)
+    shoulders = frame[RIGHT_SHOULDER] - frame[LEFT_SHOULDER]
+    x = shoulders - np.dot(shoulders, z) * z
+    x = x / np.linalg.norm(x)
+    return np.stack([x, np.cross(z, x), z])
 
 
 def test_centre_on_first_frame_spine_mid_keeps_absent_joints_zero():
@@ -29,10 +46,27 @@ def test_view_alignment_puts_spine_on_z_and_shoulders_on_x():
                                np.linalg.norm(x[0, 2, 3] - x[0, 2, 9]), rtol=1e-5)
 
 
-def test_rotation_between_handles_opposite_vectors():
-    r = rotation_between(np.array([0, 0, -1.0]), np.array([0, 0, 1.0]))
-    np.testing.assert_allclose(r @ [0, 0, -1.0], [0, 0, 1.0], atol=1e-9)
-    np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-9)
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.glob("*.skeleton")))
+def test_view_rotation_matches_the_gram_schmidt_frame_on_real_samples(name):
+    frames = np.concatenate([track.xyz for track in read_skeleton(SAMPLES / name).tracks]).astype(np.float64)
+    assert len(frames) > 50
+    for frame in frames:
+        np.testing.assert_allclose(view_rotation(frame), _gram_schmidt_rotation(frame), rtol=0, atol=1e-6)
+
+
+def test_view_rotation_degenerate_frames():
+    frame = np.zeros((25, 3))
+    np.testing.assert_array_equal(view_rotation(frame), np.eye(3))  # no spine: nothing to align
+    frame[SPINE_MID] = [0, 0, -1.0]  # spine pointing down, shoulders absent: a half turn puts it on +z
+    rotation = view_rotation(frame)
+    np.testing.assert_allclose(rotation @ [0, 0, -1.0], [0, 0, 1.0], atol=1e-9)
+    np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-9)
+    assert np.linalg.det(rotation) == pytest.approx(1.0)
+    frame[SPINE_MID] = [0, 0.6, 0.8]
+    frame[RIGHT_SHOULDER] = [0, 1.2, 1.6]  # shoulders along the spine: the shortest turn of the spine onto +z
+    rotation = view_rotation(frame)
+    np.testing.assert_allclose(rotation @ [0, 0.6, 0.8], [0, 0, 1.0], atol=1e-9)
+    np.testing.assert_allclose(rotation @ [1.0, 0, 0], [1.0, 0, 0], atol=1e-9)  # the turn axis is untouched
 
 
 def test_temporal_resize_subsamples_or_pads():

@@ -11,8 +11,7 @@ from har.io.ntu_skeleton import read_skeleton
 from har.io.video import open_video
 from har.layout import CROP_PARTS, LEFT_HAND_JOINTS, RIGHT_HAND_JOINTS
 from har.transforms.box import crop_and_resize, person_box
-from har.transforms.crop import (PartError, body_boxes, body_heights, crop_boxes, hand_boxes, nearest_valid_index,
-                                 part_boxes)
+from har.transforms.crop import PartError, body_boxes, body_heights, hand_boxes, nearest_valid_index, part_boxes
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "ntu-samples"  # real NTU files shipped with the tests
 REAL = "S001C001P001R001A001"
@@ -104,19 +103,6 @@ def test_a_hand_never_tracked_names_the_part():
     with pytest.raises(PartError, match="left_hand"):
         part_boxes(kp, CROP_PARTS, 0.3, 0.2, np.arange(3))
     assert part_boxes(_standing_figure(), CROP_PARTS, 0.3, 0.2, np.arange(3)).shape == (3, 3, 4)
-
-
-def test_crop_boxes_is_byte_identical_to_crop_and_resize():
-    rng = np.random.default_rng(5)
-    image = rng.integers(0, 256, (90, 160, 3), dtype=np.uint8)
-    centres = rng.uniform(-10, 170, (40, 2))
-    sides = rng.uniform(3, 120, (40, 1))  # upscales, small and large shrinks, boxes leaving the image
-    boxes = np.concatenate([centres - sides / 2, centres + sides / 2], axis=1)
-    for size in ((16, 16), (32, 16)):
-        expected = np.stack([crop_and_resize(image, box, size) for box in boxes])
-        np.testing.assert_array_equal(crop_boxes(image, boxes, size), expected)
-    with pytest.raises(ValueError):
-        crop_boxes(image, np.array([[10.0, 10.0, 5.0, 20.0]]), (8, 8))
 
 
 def _real_hand_boxes():

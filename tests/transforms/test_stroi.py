@@ -8,8 +8,7 @@ import pytest
 from har.layout import STROI_PARTS
 from har.transforms.box import crop_and_resize
 from har.transforms.crop import PartError
-from har.transforms.stroi import (cell_slots, cell_window, place_column, present_persons, roi_boxes, roi_centres,
-                                  roi_side)
+from har.transforms.stroi import cell_slots, cell_window, present_persons, roi_boxes, roi_centres, roi_side
 
 JOINTS = [j for _, j in STROI_PARTS]
 NAMES = [n for n, _ in STROI_PARTS]
@@ -75,17 +74,6 @@ def test_cell_window_is_the_part_row_and_the_persons_half_of_the_column():
     assert cell_window(0, 0, 0, 2, 16) == (slice(0, 16), slice(0, 8))
 
 
-def test_place_column_writes_the_right_column_and_half():
-    mosaic = np.zeros((5 * 8, 5 * 8, 3), np.uint8)
-    rois = np.arange(1, 6, dtype=np.uint8)[:, None, None, None] * np.ones((5, 8, 4, 3), np.uint8)
-    place_column(mosaic, rois, column=3, person=1, num_persons=2)
-    for k in range(5):
-        assert np.all(mosaic[8 * k:8 * (k + 1), 28:32] == k + 1)
-    assert mosaic.astype(int).sum() == sum(range(1, 6)) * 8 * 4 * 3
-    with pytest.raises(ValueError):
-        place_column(mosaic, np.zeros((5, 8, 8, 3), np.uint8), column=0, person=0, num_persons=2)
-
-
 def test_cells_built_from_a_painted_frame_are_centred_on_their_joints():
     """A frame with a coloured 5x5 marker at each part joint: every cell's centre shows its own marker."""
     kp = _keypoints()
@@ -96,7 +84,8 @@ def test_cells_built_from_a_painted_frame_are_centred_on_their_joints():
         frame[y - 2:y + 3, x - 2:x + 3] = colour
     boxes = roi_boxes(roi_centres(kp, JOINTS, np.array([0]), NAMES), side=24.0)
     mosaic = np.zeros((5 * 16, 16, 3), np.uint8)
-    place_column(mosaic, np.stack([crop_and_resize(frame, box, (16, 16)) for box in boxes[0, :, 0]]), 0, 0, 1)
+    for part, box in enumerate(boxes[0, :, 0]):
+        mosaic[cell_window(part, 0, 0, 1, 16)] = crop_and_resize(frame, box, (16, 16))
     for k, colour in enumerate(MARKER_COLOURS):
         band = mosaic[16 * k:16 * (k + 1)].astype(int)
         np.testing.assert_array_equal(band[8, 8], colour)  # centre: the part's own marker

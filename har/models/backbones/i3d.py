@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from har.models.layers import init_conv_weights
+
 # Inception-v1 block widths (GoogLeNet Table 1): 1×1, 3×3 reduce, 3×3, "5×5" reduce, "5×5", pool projection.
 INCEPTION_WIDTHS: dict[str, tuple[int, int, int, int, int, int]] = {
     "mixed_3b": (64, 96, 128, 16, 32, 32),
@@ -143,17 +145,8 @@ class InceptionI3d(nn.Module):
             channels = block.out_channels
         self.blocks = nn.Sequential(*layers)
         self.out_channels = channels
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for module in self.modules():
-            if isinstance(module, nn.Conv3d):
-                # He-normal (Gaussian) for ReLU networks: keeps activations from vanishing over 20+ layers.
-                fan_in = module.in_channels * math.prod(module.kernel_size)
-                nn.init.normal_(module.weight, 0.0, math.sqrt(2.0 / fan_in))
-            elif isinstance(module, nn.BatchNorm3d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        # He-normal (fan-in) for ReLU networks: keeps activations from vanishing over 20+ layers.
+        init_conv_weights(self, mode="fan_in")
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         if clips.dim() != 5:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from har.models.layers import init_conv_weights
+
 
 class BasicBlock(nn.Module):
     """3×3 conv (stride s) → BN → ReLU → 3×3 conv → BN, plus shortcut, then ReLU.
@@ -59,16 +61,7 @@ class ResNet2d(nn.Module):
         self.out_channels = channels
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(channels, num_classes)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        # He initialisation for convolutions, BN as identity (He et al. 2015/2016).
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, nn.BatchNorm2d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        init_conv_weights(self, mode="fan_out")  # He initialisation (He et al. 2015/2016); BN starts as identity
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return self.stages(self.stem(images)).mean(dim=(2, 3))

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from har.models.layers import init_conv_weights
+
 RESNET3D18_CHANNELS: tuple[int, ...] = (64, 128, 256, 512)
 RESNET3D18_BLOCKS: tuple[int, ...] = (2, 2, 2, 2)
 
@@ -70,15 +72,7 @@ class ResNet3d(nn.Module):
             previous = width
         self.stages = nn.Sequential(*stages)
         self.out_channels = channels[-1]
-        self._initialise()
-
-    def _initialise(self) -> None:
-        for module in self.modules():
-            if isinstance(module, nn.Conv3d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, nn.BatchNorm3d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        init_conv_weights(self, mode="fan_out")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 5:

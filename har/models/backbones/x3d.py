@@ -46,12 +46,12 @@ class X3DConfig:
     channels_last: bool = False
 
     @classmethod
-    def x3d_m(cls, in_channels: int = 3) -> "X3DConfig":
+    def x3d_m(cls, in_channels: int = 3) -> X3DConfig:
         """X3D-M: the RGB-X3D of EPAM-Net Table 1 (input 16x224x224 -> 16x7x7 features, 432 channels)."""
         return cls(in_channels=in_channels, **_X3D_M_LAYOUT)
 
     @classmethod
-    def pose_x3d_s(cls, in_channels: int) -> "X3DConfig":
+    def pose_x3d_s(cls, in_channels: int) -> X3DConfig:
         """EPAM-Net Table 2 Pose-X3D: X3D-S without its first stage, stem stride 1 (48x56x56 -> 48x7x7, 216 ch).
 
         Without SE: the paper's 543.76k parameters (Tables 4, 7; 17 joints, 60 classes) is what this layout has

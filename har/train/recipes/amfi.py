@@ -2,20 +2,21 @@
 
 1. pretrain the RGB stream (ResNet3D-18) alone, keeping its best epoch on the validation split;
 2. pretrain the skeleton stream (2s-AGCN: joint + bone, each with its own cross-entropy) likewise;
-3. freeze both streams in eval mode and train the fusion module on L_total = CE + lambda * L_gate
+3. phase `fuse`: freeze both streams in eval mode and train the fusion module on L_total = CE + lambda * L_gate
    (6 epochs, SGD lr 0.01 divided by 10 at epoch 3).
 The fusion scheme (average, multiply, max, concatenate, amfi) is `model.fusion`, so the paper's fusion ablation
 runs with `dvc exp run -S train_amfi.model.fusion=max`.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
-from har.models.amfi_net import AmfiNetConfig, build_amfi_net, gate_statistics, loss as amfi_loss, set_stage, \
-    stream_loss
+from har.models.amfi_net import AmfiNetConfig, build_amfi_net, gate_statistics, set_stage, stream_loss
+from har.models.amfi_net import loss as amfi_loss
 from har.train.inputs import StoreFacts, channels_first_clip, min_max, resize_clip, rotate_flip_scale
 from har.train.loop import OptimConfig, Phase, PhaseConfig, TrainContext, fit
 from har.train.recipes.glimpse import SkeletonAugment, check_skeleton_store
@@ -43,7 +44,7 @@ class AmfiTrain(TrainBase):
     skeleton_augment: SkeletonAugment = field(default_factory=SkeletonAugment)
     pretrain_rgb: PhaseConfig = field(default_factory=lambda: _sgd(12, 0.1))
     pretrain_skeleton: PhaseConfig = field(default_factory=lambda: _sgd(12, 0.1))
-    fusion: PhaseConfig = field(default_factory=lambda: _sgd(6, 0.01, milestones=(3,)))
+    fuse: PhaseConfig = field(default_factory=lambda: _sgd(6, 0.01, milestones=(3,)))  # trains model.fusion
 
 
 def amfi_inputs(config: AmfiTrain, arrays: dict, rng: np.random.Generator | None) -> dict:
@@ -88,7 +89,7 @@ def recipe(ctx: TrainContext, config: AmfiTrain) -> None:
         total, parts = amfi_loss(outputs, target, config.model)
         return total, {k: float(v) for k, v in parts.items()}
 
-    fit(ctx, Phase("fusion", config.fusion, list(model.fusion.parameters()), objective,
+    fit(ctx, Phase("fuse", config.fuse, list(model.fusion.parameters()), objective,
                    metric_keys=("logits", "rgb", "skeleton")))
 
 
@@ -105,6 +106,6 @@ SPEC = ModelSpec(
     name="amfi", paper="AMFI-Net: ResNet3D-18 + 2s-AGCN with non-local, SE and skeleton-confidence gate (2025)",
     inputs=("skeleton", "rgb_clips"), config_type=AmfiTrain, build=build_amfi_net, make_inputs=amfi_inputs,
     recipe=recipe, stream_keys=("rgb", "skeleton"), summarize=summarize, bind_stores=bind_stores,
-    late_keys=("fusion", "model.fusion", "model.decision_modality", "model.nonlocal_positions",
+    late_keys=("fuse", "model.fusion", "model.decision_modality", "model.nonlocal_positions",
                "model.nonlocal_reduction", "model.se_reduction", "model.fusion_dropout", "model.gate_lambda"),
 )

@@ -10,15 +10,21 @@ sub-sequences are averaged.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
 
-from har.models.das_attention import (PART_NAMES, DasAttentionConfig, build_das_attention, configure_stage,
-                                      loss as das_loss, predict_test_views)
+from har.models.das_attention import (
+    PART_NAMES,
+    DasAttentionConfig,
+    build_das_attention,
+    configure_stage,
+    predict_test_views,
+)
+from har.models.das_attention import loss as das_loss
 from har.train.inputs import PhotometricAugment, StoreFacts, channels_first_clip, photometric, standardize, to_unit
 from har.train.loop import OptimConfig, Phase, PhaseConfig, TrainContext, fit
 from har.train.recipes.glimpse import SkeletonAugment, check_skeleton_store
@@ -122,17 +128,13 @@ def summarize(outputs: dict, classes: np.ndarray) -> dict:
     return {"attention_per_class": per_class, "attention_class_spread": round(spread, 4)}
 
 
-def write_plots(outputs: dict, classes: np.ndarray, folder: Path) -> None:
-    """attention.csv (class, part, mean alpha) for a DVC bar plot."""
-    import csv
-    from har.io.store import atomic_file
+def write_plots(outputs: dict, classes: np.ndarray, live) -> None:
+    """Mean attention per class and part as the dvclive custom plot `attention` (plots/custom/attention.json:
+    rows {class, part, attention}) for a DVC bar plot."""
     rows = summarize(outputs, classes)["attention_per_class"]
-    with atomic_file(folder / "attention.csv", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["class", "part", "attention"])
-        for label, parts in rows.items():
-            for part, value in parts.items():
-                writer.writerow([label, part, value])
+    live.log_plot("attention", [{"class": label, "part": part, "attention": value}
+                                for label, parts in rows.items() for part, value in parts.items()],
+                  x="attention", y="class", template="bar_horizontal", title="mean part attention per class (das)")
 
 
 SPEC = ModelSpec(

@@ -11,15 +11,26 @@ model's frame counts, sizes and channels match the stores, and that the clips an
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
 from har.config import ConfigError
-from har.models.epam_net import EpamNetConfig, build_epam_net, loss as epam_loss
-from har.train.inputs import (HeatmapRendering, PhotometricAugment, StoreFacts, channels_first_clip, photometric,
-                              pose_heatmaps, resize_clip, standardize, to_unit)
+from har.models.epam_net import EpamNetConfig, build_epam_net
+from har.models.epam_net import loss as epam_loss
+from har.train.inputs import (
+    HeatmapRendering,
+    PhotometricAugment,
+    StoreFacts,
+    channels_first_clip,
+    photometric,
+    pose_heatmaps,
+    resize_clip,
+    standardize,
+    to_unit,
+)
 from har.train.loop import OptimConfig, Phase, PhaseConfig, TrainContext, cross_entropy_on, fit
 from har.train.spec import ModelSpec, TrainBase
 

@@ -5,8 +5,9 @@ accuracy (a validation split carved from the training subjects).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

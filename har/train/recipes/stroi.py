@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from har.models.layers import set_frozen
-from har.models.stroi_net import STROINetConfig, build_stroi_net, loss as stroi_loss
+from har.models.layers import train_only
+from har.models.stroi_net import STROINetConfig, build_stroi_net
+from har.models.stroi_net import loss as stroi_loss
 from har.train.inputs import PhotometricAugment, photometric, standardize, to_unit
 from har.train.loop import OptimConfig, Phase, PhaseConfig, TrainContext, fit
 from har.train.recipes.glimpse import SkeletonAugment
@@ -56,17 +57,13 @@ def recipe(ctx: TrainContext, config: StroiTrain) -> None:
         total, parts = stroi_loss(outputs, target, config.model)
         return total, {k: float(v) for k, v in parts.items()}
 
-    set_frozen(model.rgb, True)
-    fit(ctx, Phase("gcn", config.gcn, list(model.skeleton.parameters()),
+    fit(ctx, Phase("gcn", config.gcn, train_only(model, ["skeleton"]),
                    lambda out, target: (torch.nn.functional.cross_entropy(out["logits"], target), {}),
                    forward=_gcn_forward, stream_modules=("skeleton",)))
-    set_frozen(model.rgb, False)
-    set_frozen(model.skeleton, True)
-    fit(ctx, Phase("resnet", config.resnet, list(model.rgb.parameters()), objective,
+    fit(ctx, Phase("resnet", config.resnet, train_only(model, ["rgb"]), objective,
                    metric_keys=("logits", "skeleton", "rgb")))
     if config.finetune.epochs > 0:
-        set_frozen(model.skeleton, False)
-        fit(ctx, Phase("finetune", config.finetune, list(model.parameters()), objective,
+        fit(ctx, Phase("finetune", config.finetune, train_only(model, ["skeleton", "rgb"]), objective,
                        metric_keys=("logits", "skeleton", "rgb")))
 
 
