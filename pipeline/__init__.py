@@ -1,0 +1,1 @@
+"""The stage layer: one thin module per DVC stage and the `har-prep` command line."""

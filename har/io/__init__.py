@@ -1,0 +1,1 @@
+"""Readers and writers: NTU .skeleton text, PYSKL pickles, videos, zarr stores."""

@@ -1,0 +1,1 @@
+"""The five models (one file per paper) and the layers they share."""

@@ -1,0 +1,1 @@
+"""Training: the shared loop, data loading, checkpoints, evaluation, metrics and the report."""

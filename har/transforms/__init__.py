@@ -1,0 +1,1 @@
+"""Pure transforms on arrays: denoising, normalisation, sampling, boxes, crops, heatmaps, mosaics."""

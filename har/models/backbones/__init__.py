@@ -1,0 +1,1 @@
+"""Backbone networks the models are built from (plain torch)."""

@@ -1,0 +1,1 @@
+"""One training recipe per model: its config, inputs, phases and losses."""
