@@ -37,6 +37,7 @@ from har.builders.ingest import ingest_raw
 from har.builders.video import VideoStores, build_video
 from har.builders.video_sample import VideoOptions, VideoSample, video_sample
 from har.io.interim import InterimReader
+from har.io.shards import Quarantined
 from har.io.store import open_store
 from har.io.video import RGB_DIR, video_path
 from har.parallel import ComputeSettings
@@ -96,10 +97,10 @@ def compare(items: list[dict], options: VideoOptions, repeats: int) -> dict:
     """Fastest-of-repeats wall and CPU seconds per video for the stage and the equal-work baseline, summed."""
     wanted = []
     for item in items:  # untimed: the frames each stage run retrieves (and a warm page cache for both sides)
-        sample = video_sample(item, options)
-        if not isinstance(sample, VideoSample):
-            raise RuntimeError(f"benchmark sample is unusable: {sample}")
-        wanted.append(retrieved_frames(sample))
+        outcome = video_sample(item, options)
+        if isinstance(outcome, Quarantined):
+            raise RuntimeError(f"benchmark sample is unusable: {outcome.reason}")
+        wanted.append(retrieved_frames(outcome.value))
     best = {key: [float("inf")] * len(items) for key in ("stage_wall", "stage_cpu", "plain_wall", "plain_cpu")}
     grabbed = 0
     for repeat in range(repeats):

@@ -3,16 +3,19 @@
 Every builder maps a per-sample function over its inputs through `map_ordered`. The scheduler comes from the
 `compute` section of params.yaml: a local pool of processes (default), threads, a single thread (debugging), or
 the address of an existing dask.distributed cluster, so one stage scales out unchanged. Work is submitted a block
-at a time and results are yielded in order, so the writer (the only process that touches the output store) holds
-one block in memory whatever the dataset size.
+at a time and results are yielded in order, so the consumer holds one block in memory whatever the dataset size.
+Stages map through har.shard_map.map_to_shards, which uses map_ordered on the local schedulers (this process writes
+the shards) and, on a cluster, keeps the results on the workers and has them write the shards.
 """
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Iterator, Sized
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from itertools import islice
 from typing import Literal, TypeVar
 
@@ -36,6 +39,13 @@ class ComputeSettings:
             raise ValueError("compute.scheduler 'distributed' needs compute.address (tcp://host:port)")
         if self.workers < 1 or self.block_size < 1:
             raise ValueError("compute.workers and compute.block_size must be at least 1")
+
+
+def run_in_directory(directory: str, func: Callable[[T], R], item: T) -> R:
+    """func(item) with `directory` as the working directory (a dask worker runs one stage's tasks at a time)."""
+    if os.getcwd() != directory:
+        os.chdir(directory)
+    return func(item)
 
 
 @contextmanager
@@ -67,6 +77,10 @@ def map_ordered(func: Callable[[T], R], items: Iterable[T], settings: ComputeSet
     if total is None and isinstance(items, Sized):
         total = len(items)
     iterator = iter(items)
+    if settings.scheduler == "distributed":
+        # Workers started elsewhere (another directory, another node) resolve the stage's relative paths against
+        # the driver's working directory, which must be the same path on every node (a shared filesystem).
+        func = partial(run_in_directory, os.getcwd(), func)
     # disable=None: the bar shows on a terminal only, so captured output (CI logs, a test) holds no bar residue
     with _executor(settings) as kwargs, tqdm(total=total, desc=desc, unit="sample", disable=not progress or None,
                                              dynamic_ncols=True, mininterval=1.0) as bar:

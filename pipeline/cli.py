@@ -100,10 +100,34 @@ def _echo_summary(title: str, summary: dict) -> None:
 def synth(out_dir: Path = typer.Argument(..., help="folder to create (nturgb+d_skeletons/, nturgb+d_rgb/)"),
           seed: int | None = typer.Option(None, help="random seed (default: params synth.seed)"),
           tiny: bool = typer.Option(False, help="a few-second dataset for trying things out"),
+          size: str | None = typer.Option(None, help="ntu60 | ntu120: every real NTU sample name (56,880 | "
+                                          "114,480) instead of the params grid, for benchmarks"),
+          samples: int | None = typer.Option(None, min=1, help="with --size: this many names, evenly spread"),
+          skeleton_only: bool = typer.Option(False, help="with --size: .skeleton files only, no video"),
+          video_size: str | None = typer.Option(None, help="WxH of the videos (e.g. 96x54; default: params "
+                                                "synth.width/height)"),
           params: Path = PARAMS, quiet: bool = QUIET):
-    """Generate synthetic data in the exact NTU raw formats (.skeleton text and _rgb.avi video)."""
+    """Generate synthetic data in the exact NTU raw formats (.skeleton text and _rgb.avi video).
+
+    With --size, give --skeleton-only or --video-size (NTU60 at the default 480x270 would be ~120 GB of video)."""
     from pipeline import synth as stage
-    _echo_summary("synth", stage.run(out_dir, params, seed=seed, tiny=tiny, progress=not quiet))
+    if size is not None and size not in ("ntu60", "ntu120"):
+        raise typer.BadParameter(f"{size!r}: expected ntu60 or ntu120", param_hint="--size")
+    if size is None and (samples is not None or skeleton_only):
+        raise typer.BadParameter("needs --size ntu60|ntu120", param_hint="--samples/--skeleton-only")
+    if size is not None and skeleton_only == (video_size is not None):
+        raise typer.BadParameter("give --skeleton-only, or --video-size WxH (e.g. 96x54) for small videos",
+                                 param_hint="--size")
+    wxh = _video_size(video_size) if video_size is not None else None
+    _echo_summary("synth", stage.run(out_dir, params, seed=seed, tiny=tiny, progress=not quiet, size=size,
+                                     samples=samples, skeleton_only=skeleton_only, video_size=wxh))
+
+
+def _video_size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        raise typer.BadParameter(f"{text!r}: expected WIDTHxHEIGHT, e.g. 96x54", param_hint="--video-size")
+    return int(width), int(height)
 
 
 @app.command()
@@ -114,40 +138,56 @@ def ingest(source: str | None = typer.Option(None, help="override params ingest.
     _echo_summary("ingest", stage.run(params, source=source, progress=not quiet))
 
 
+def _variant_option(section: str) -> typer.Option:
+    return typer.Option("default", "--variant", help=f"which store variant to build: a name under params "
+                                                     f"{section}.variants (dvc.yaml: one stage per variant)")
+
+
 @app.command()
-def skeletons(params: Path = PARAMS, quiet: bool = QUIET):
-    """Denoise, select actors, normalise, resample -> data/features/skeleton.zarr."""
+def skeletons(variant: str = _variant_option("skeletons"), params: Path = PARAMS, quiet: bool = QUIET):
+    """Denoise, select actors, normalise, resample -> data/features/skeleton/<variant>.zarr
+    (+ data/reports/skeletons_quarantine/<variant>.csv)."""
     from pipeline import skeletons as stage
-    _echo_summary("skeletons", stage.run(params, progress=not quiet))
+    _echo_summary(f"skeletons@{variant}", stage.run(params, variant, progress=not quiet))
 
 
 @app.command()
-def heatmaps(params: Path = PARAMS, quiet: bool = QUIET):
-    """Person-centric Gaussian pseudo-heatmaps -> data/features/heatmaps.zarr."""
+def heatmaps(variant: str = _variant_option("heatmaps"), params: Path = PARAMS, quiet: bool = QUIET):
+    """Person-centric Gaussian pseudo-heatmaps -> data/features/heatmaps/<variant>.zarr
+    (+ data/reports/heatmaps_quarantine/<variant>.csv)."""
     from pipeline import heatmaps as stage
-    _echo_summary("heatmaps", stage.run(params, progress=not quiet))
+    _echo_summary(f"heatmaps@{variant}", stage.run(params, variant, progress=not quiet))
 
 
 @app.command()
-def video(params: Path = PARAMS, quiet: bool = QUIET):
-    """One decode per video -> rgb_clips.zarr, part_crops.zarr and stroi.zarr (+ video_quarantine.csv)."""
+def video(variant: str = _variant_option("video"), params: Path = PARAMS, quiet: bool = QUIET):
+    """One decode per video -> data/features/video/<variant>/: the stores the variant lists among rgb_clips.zarr,
+    part_crops.zarr and stroi.zarr (+ data/reports/video_quarantine/<variant>.csv)."""
     from pipeline import video as stage
-    _echo_summary("video", stage.run(params, progress=not quiet))
+    _echo_summary(f"video@{variant}", stage.run(params, variant, progress=not quiet))
 
 
 @app.command()
 def train(model: str = typer.Argument(..., help="model name, e.g. glimpse"), params: Path = PARAMS,
           quiet: bool = QUIET):
-    """Train a model on its feature stores -> data/models/<model>/ (resumes from data/checkpoints/<model>/)."""
+    """Train a model on its feature stores -> data/models/<model>/ (resumes from data/checkpoints/<model>/). With
+    train_<model>.nproc > 1 it runs itself as that many DDP processes under torchrun (or run it under torchrun)."""
     from pipeline import train as stage
-    _echo_summary(f"train {model}", stage.train(model, params, progress=not quiet))
+    stage.relaunch_under_torchrun(model, params, ["train", model, "--params", str(params)] + ["--quiet"] * quiet)
+    summary = stage.train(model, params, progress=not quiet)
+    if summary is not None:  # rank 0 (or the only process)
+        _echo_summary(f"train {model}", summary)
 
 
 @app.command()
 def evaluate(model: str = typer.Argument(..., help="model name, e.g. glimpse"), params: Path = PARAMS):
-    """Evaluate a trained model on the test split -> data/metrics/<model>.json and data/plots/<model>/."""
+    """Evaluate a trained model on the test split -> data/metrics/<model>.json and data/plots/<model>/ (sharded over
+    train_<model>.nproc DDP processes under torchrun when it is above 1)."""
     from pipeline import train as stage
+    stage.relaunch_under_torchrun(model, params, ["evaluate", model, "--params", str(params)])
     metrics = stage.evaluate(model, params)
+    if metrics is None:  # a rank other than 0: rank 0 reports
+        return
     summary = {k: metrics[k] for k in ("top1", "top5", "macro_f1", "appearance_pair_accuracy") if k in metrics}
     summary.update({f"{k}_top1": v["top1"] for k, v in metrics.get("streams", {}).items()})
     _echo_summary(f"evaluate {model}", summary)
@@ -189,18 +229,19 @@ def inspect(store: Path = typer.Argument(..., help="a .zarr artifact"),
 
 def _show(kind: str, sample: str, out: Path | None, store: Path | None) -> None:
     from pipeline import paths, show, show_pose
-    writers = {"heatmaps": (show_pose.show_heatmaps, paths.HEATMAPS), "clips": (show.show_clips, paths.RGB_CLIPS),
-               "crops": (show.show_crops, paths.PART_CROPS), "stroi": (show.show_stroi, paths.STROI)}
-    writer, default_store = writers[kind]
-    path = writer(sample, out or Path(f"{sample}_{kind}.png"), store=store or default_store)
+    writers = {"heatmaps": (show_pose.show_heatmaps, "heatmaps"), "clips": (show.show_clips, "rgb_clips"),
+               "crops": (show.show_crops, "part_crops"), "stroi": (show.show_stroi, "stroi")}
+    writer, kind_store = writers[kind]
+    path = writer(sample, out or Path(f"{sample}_{kind}.png"), store=store or paths.feature_store(kind_store))
     typer.echo(f"written: {path}")
 
 
 SAMPLE = typer.Argument(..., help="sample name, e.g. S001C001P001R001A001")
 OUT = typer.Option(None, "--out", help="PNG to write (default <sample>_<kind>.png)")
-STORE = {kind: typer.Option(None, "--store", help=f"the store to read (default data/features/{name}.zarr)")
-         for kind, name in (("heatmaps", "heatmaps"), ("clips", "rgb_clips"), ("crops", "part_crops"),
-                            ("stroi", "stroi"))}
+STORE = {kind: typer.Option(None, "--store", help=f"the store to read (default: the default variant's, "
+                                                   f"data/features/{path})")
+         for kind, path in (("heatmaps", "heatmaps/default.zarr"), ("clips", "video/default/rgb_clips.zarr"),
+                            ("crops", "video/default/part_crops.zarr"), ("stroi", "video/default/stroi.zarr"))}
 
 
 @show_app.command("heatmaps")

@@ -34,8 +34,9 @@ def run(params_file: Path, source: str | None = None, progress: bool = True) -> 
         summary = ingest_pyskl(source_path, paths.INTERIM_SKELETONS, quarantine, options, record)
     elif source_path.is_dir():
         summary = ingest_raw(source_path, paths.INTERIM_SKELETONS, quarantine, compute, options, record,
-                             progress)
+                             progress, work=paths.WORK / "ingest")
     else:
         raise MissingArtifactError(f"ingest.source {source_path}: neither a folder of NTU raw data nor a .pkl file")
-    write_json(paths.REPORTS / "ingest_summary.json", summary)
+    # a resumed run reports what it reused on the terminal; the metrics file stays that of an uninterrupted run
+    write_json(paths.REPORTS / "ingest_summary.json", {k: v for k, v in summary.items() if k != "resumed"})
     return summary

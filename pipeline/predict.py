@@ -15,32 +15,65 @@ import torch
 import typer
 
 from har.builders.one_sample import STAGES, SampleError, StageSettings, check_against_stores, needs_video, sample_arrays
+from har.builders.skeletons import SkeletonOptions
+from har.config import ConfigError, from_mapping
 from har.errors import MissingArtifactError
 from har.io.store import open_store
 from har.layout import action_name
+from har.train.precision import Precision, inference
 from har.train.registry import model_spec
 from har.train.run import load_trained, pick_device
+from har.transforms.denoise import DenoiseConfig
 from pipeline import paths
-from pipeline.params import load_params, section
+from pipeline.params import load_params, section, variant_settings
+from pipeline.train import model_stores
 
 
-def stage_settings(params_file: Path, params: dict) -> StageSettings:
-    """The data stages' params sections."""
-    return StageSettings(**{f.name: section(type(f.default_factory()), f.name, params_file, params)
-                            for f in dataclasses.fields(StageSettings)})
+def stage_settings(params_file: Path, params: dict, spec, config) -> StageSettings:
+    """The data stages' settings: the variants of the stores the model reads (`train_<model>.stores`)."""
+    from pipeline import heatmaps as heatmap_stage
+    from pipeline import video as video_stage
+    chosen, views = config.stores, {}
+    values = {"denoise": section(DenoiseConfig, "denoise", params_file, params)}
+    if "skeleton" in chosen:
+        values["skeletons"] = from_mapping(SkeletonOptions, variant_settings(
+            params, "skeletons", chosen["skeleton"], params_file),
+            f"{params_file}:skeletons.variants.{chosen['skeleton']}")
+    if "heatmaps" in chosen:
+        values["heatmaps"], view, views[view] = heatmap_stage.variant_options(params, chosen["heatmaps"], params_file)
+    for store in (s for s in spec.inputs if STAGES[s] == "video"):
+        values["video"], _, view, views[view] = video_stage.variant_options(params, chosen[store], params_file)
+    if len(views) > 1:
+        raise ConfigError(f"{params_file}:train_{spec.name}.stores: its heatmaps and video variants name different "
+                          f"pose views ({', '.join(views)}); they must share one")
+    if views:
+        values["poses"] = next(iter(views.values()))
+    return StageSettings(**values)
 
 
-def trained_stores(spec) -> dict:
+def trained_stores(spec, config, params_file: Path) -> dict:
     """The feature stores the model was trained on, opened (a missing one names how to get it)."""
     stores = {}
-    for store in spec.inputs:
-        path = paths.FEATURE_STORES[store]
+    for store, path in model_stores(spec, config, params_file).items():
+        stage = f"{STAGES[store]}@{config.stores[store]}"
         if not (path / "zarr.json").exists():
             raise MissingArtifactError(f"{path}: missing; predict preprocesses as this store (which model "
                                        f"{spec.name!r} was trained on) was built and checks the params against "
-                                       f"it: get it with `dvc pull {STAGES[store]}` or `dvc repro {STAGES[store]}`")
+                                       f"it: get it with `dvc pull {stage}` or `dvc repro {stage}`")
         stores[store] = open_store(path)
     return stores
+
+
+class _Settings:
+    """A store's attrs with its params record reduced to settings: the variant bookkeeping it also records (the
+    variant's and its pose view's names, the stores a video variant writes) is not a preprocessing setting."""
+
+    def __init__(self, group):
+        attrs = dict(group.attrs)
+        record = {name: {k: v for k, v in values.items() if k not in ("variant", "stores")}
+                  if isinstance(values, dict) else values
+                  for name, values in (attrs.get("params") or {}).items() if name != "variant"}
+        self.attrs = {**attrs, "params": record}
 
 
 def load_model(spec, params_file: Path, params: dict, model_dir: Path):
@@ -57,10 +90,12 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def model_rates(spec, model, batch: dict, repeat: int, device: torch.device) -> tuple[float, float | None]:
-    """(one sequence at a time, batches of 64) classification rates of the model alone (its test forward), over
-    `repeat` single calls and repeat // 4 batches (None with fewer than 4 repetitions)."""
-    with torch.no_grad():
+def model_rates(spec, model, batch: dict, repeat: int, device: torch.device,
+                precision: Precision | None = None) -> tuple[float, float | None]:
+    """(one sequence at a time, batches of 64) classification rates of the model alone (its test forward, under
+    `precision`'s autocast), over `repeat` single calls and repeat // 4 batches (None with fewer than 4
+    repetitions)."""
+    with inference(precision):
         spec.predict(model, batch)
         _sync(device)
         began = time.perf_counter()
@@ -112,20 +147,22 @@ def run(skeleton_file: Path, model_name: str, model_dir: Path | None, params_fil
         raise SampleError(f"model {model_name!r} reads {', '.join(spec.inputs)}, cut from the video: give the "
                           f"sample's video with --video {Path(skeleton_file).stem}_rgb.avi")
     params = load_params(params_file)
-    settings = stage_settings(params_file, params)
     model, classes, config, device = load_model(spec, params_file, params, model_dir or paths.MODELS / model_name)
-    stores = trained_stores(spec)
-    check_against_stores(settings, stores, str(params_file))
+    settings = stage_settings(params_file, params, spec, config)
+    stores = trained_stores(spec, config, params_file)
+    check_against_stores(settings, {store: _Settings(group) for store, group in stores.items()}, str(params_file))
     if spec.bind_stores is not None:
         config = spec.bind_stores(config, stores)
     batch, timings, cold = _timed_prepare(spec, config, settings, skeleton_file, video_file, device)
-    with torch.no_grad():
-        probabilities = torch.softmax(spec.predict(model, batch)["logits"], dim=1)[0].cpu().numpy()
+    precision = Precision.of(config, device, spec.image_inputs)  # the evaluation's autocast and layout
+    model, batch = precision.prepare_model(model), precision.prepare_batch(batch)
+    with inference(precision):
+        probabilities = torch.softmax(spec.predict(model, batch)["logits"].float(), dim=1)[0].cpu().numpy()
     typer.echo(f"{Path(skeleton_file).name} ({model_name}, {device}):")
     for rank, k in enumerate(np.argsort(-probabilities, kind="stable")[:5], start=1):
         label = int(classes[k])
         typer.echo(f"  {rank}. A{label + 1:03d} {action_name(label):<36} {probabilities[k]:.3f}")
-    single, batched = model_rates(spec, model, batch, repeat, device)
+    single, batched = model_rates(spec, model, batch, repeat, device, precision)
     total = timings.pop("total")
     steps = ", ".join(f"{name} {seconds * 1000:.0f}" for name, seconds in timings.items())
     typer.echo(f"preprocessing {total * 1000:.0f} ms ({steps}) | model {1000 / single:.0f} ms  "

@@ -7,6 +7,7 @@ from har.train.registry import MODELS, model_spec
 from har.train.report import model_row, write_report
 from pipeline import paths
 from pipeline.params import load_params, section
+from pipeline.train import model_stores
 
 
 def run(params_file: Path, models: list[str] | None = None) -> list[dict]:
@@ -16,7 +17,7 @@ def run(params_file: Path, models: list[str] | None = None) -> list[dict]:
         spec = model_spec(name)
         config = section(spec.config_type, f"train_{name}", params_file, params)
         timing = paths.METRICS / "timing"
-        rows.append(model_row(spec, config, paths.FEATURE_STORES, paths.MODELS / name,
+        rows.append(model_row(spec, config, model_stores(spec, config, params_file), paths.MODELS / name,
                               paths.METRICS / f"{name}.json", timing / f"{name}_train.json",
                               timing / f"{name}_eval.json"))
     write_report(rows, paths.REPORTS / "summary.md", paths.REPORTS / "summary.json")

@@ -38,7 +38,8 @@ def _caption(sample: str, label: int, detail: str) -> list[str]:
     return [f"{sample}  {action_name(label)}", detail]
 
 
-def show_clips(sample: str, out_png: Path, store: Path = paths.RGB_CLIPS, min_side: int = 128) -> Path:
+def show_clips(sample: str, out_png: Path, store: Path = paths.DEFAULT_STORES["rgb_clips"],
+               min_side: int = 128) -> Path:
     """Montage of the sample's clip frames (8 per row), captioned with the video frame numbers."""
     group, row, label = _sample_row(store, "rgb_clips", sample)
     clip = np.asarray(group["clips"][row])  # (T, S, S, 3) RGB
@@ -50,7 +51,8 @@ def show_clips(sample: str, out_png: Path, store: Path = paths.RGB_CLIPS, min_si
     return Path(out_png)
 
 
-def show_crops(sample: str, out_png: Path, store: Path = paths.PART_CROPS, min_side: int = 96) -> Path:
+def show_crops(sample: str, out_png: Path, store: Path = paths.DEFAULT_STORES["part_crops"],
+               min_side: int = 96) -> Path:
     """One row per body part (as stored: left hand, right hand, full body), one column per frame."""
     group, row, label = _sample_row(store, "part_crops", sample)
     crops = np.asarray(group["crops"][row])  # (P, T, s, s, 3) RGB
@@ -62,7 +64,7 @@ def show_crops(sample: str, out_png: Path, store: Path = paths.PART_CROPS, min_s
     return Path(out_png)
 
 
-def show_stroi(sample: str, out_png: Path, store: Path = paths.STROI, cell_min: int = 96) -> Path:
+def show_stroi(sample: str, out_png: Path, store: Path = paths.DEFAULT_STORES["stroi"], cell_min: int = 96) -> Path:
     """The ST-ROI mosaic, cells enlarged (nearest neighbour) to `cell_min` pixels and framed: one row per part,
     labelled with its name, one column per frame, labelled with its index in the video. A cell of a two-person
     sample shows a light line between actor 0 (left half) and actor 1."""

@@ -12,7 +12,7 @@ from pipeline import paths
 from pipeline.show import _caption, _sample_row
 
 
-def show_heatmaps(sample: str, out_png: Path, store: Path = paths.HEATMAPS, frames: int = 8,
+def show_heatmaps(sample: str, out_png: Path, store: Path = paths.DEFAULT_STORES["heatmaps"], frames: int = 8,
                   min_side: int = 128) -> Path:
     """`frames` evenly spaced frames of the (K, T, H, W) heatmaps, joints summed (clipped to 1), colour-mapped."""
     group, row, label = _sample_row(store, "heatmaps", sample)

@@ -5,7 +5,9 @@ loads traced, and checks what the smoke pipeline must produce: the stores' shape
 quarantines, every metrics file with its keys and intervals, the report's rows, dvc.yaml deps covering every module
 a stage loads (and no torch in a data stage), a second repro that runs nothing; then pushes to a local-directory
 remote, clones, pulls (byte-identical, `dvc status` clean), rebuilds the data stages and glimpse from scratch in the
-clone and checks they reproduce the committed hashes.
+clone and checks they reproduce the committed hashes; finally the team setup: pushes to an `ssh://` remote served by
+a real sshd on 127.0.0.1 (key auth only, tests/ssh_server.py) and a fresh clone that can reach only that remote runs
+`dvc repro --pull`, recomputing nothing, byte-identical.
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ import pytest
 import torch
 import yaml
 import zarr
+
+from tests.ssh_server import serve_sshd
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -70,15 +74,15 @@ def test_smoke_params_have_the_same_keys_as_the_defaults():
 SAMPLES = 24  # params.smoke.yaml: 4 actions x 3 subjects x 2 cameras x 1 replication
 # Shapes params.smoke.yaml must give (N first); a change there must update these on purpose.
 STORE_ARRAYS = {
-    "features/skeleton.zarr": ("x", (SAMPLES, 2, 8, 25, 3)),
-    "features/heatmaps.zarr": ("heatmaps", (SAMPLES, 25, 8, 16, 16)),
-    "features/rgb_clips.zarr": ("clips", (SAMPLES, 8, 32, 32, 3)),
-    "features/part_crops.zarr": ("crops", (SAMPLES, 3, 8, 16, 16, 3)),
-    "features/stroi.zarr": ("mosaic", (SAMPLES, 80, 80, 3)),
+    "features/skeleton/default.zarr": ("x", (SAMPLES, 2, 8, 25, 3)),
+    "features/heatmaps/default.zarr": ("heatmaps", (SAMPLES, 25, 8, 16, 16)),
+    "features/video/default/rgb_clips.zarr": ("clips", (SAMPLES, 8, 32, 32, 3)),
+    "features/video/default/part_crops.zarr": ("crops", (SAMPLES, 3, 8, 16, 16, 3)),
+    "features/video/default/stroi.zarr": ("mosaic", (SAMPLES, 80, 80, 3)),
 }
 STREAMS = {"glimpse": set(), "epam": {"rgb", "pose"}, "amfi": {"rgb", "skeleton"},
            "das": {"left_hand", "right_hand", "full_body", "pose"}, "stroi": {"rgb", "skeleton"}}
-DATA_STAGES = ("synth", "ingest", "skeletons", "heatmaps", "video", "export_pyskl")
+DATA_STAGES = ("synth", "ingest", "skeletons", "heatmaps", "video", "export_pyskl")  # foreach groups: every variant
 
 
 def check_stores(data: Path) -> None:
@@ -92,9 +96,10 @@ def check_stores(data: Path) -> None:
         assert group["sample"][:].tolist() == order, store
         train, test = group["splits/xsub_train"][:], group["splits/xsub_test"][:]
         assert len(train) and len(test) and not set(train) & set(test), store
-    for stage in ("ingest", "skeletons", "heatmaps", "video"):
-        rows = (data / f"reports/{stage}_quarantine.csv").read_text().splitlines()
-        assert rows == ["sample,reason"], f"{stage} quarantined {rows[1:]}"
+    for report in ("ingest_quarantine", "skeletons_quarantine/default", "heatmaps_quarantine/default",
+                   "video_quarantine/default"):
+        rows = (data / f"reports/{report}.csv").read_text().splitlines()
+        assert rows == ["sample,reason"], f"{report} quarantined {rows[1:]}"
 
 
 def check_interval(entry: dict, where: str) -> None:
@@ -130,7 +135,7 @@ def check_live(live: Path, metrics: dict, streams: set[str]) -> None:
 
 def check_metrics(data: Path) -> None:
     """Each model's metrics: test size, keys, intervals, its streams and their paired comparisons; the report."""
-    test_size = zarr.open_group(data / "features/skeleton.zarr", mode="r")["splits/xsub_test"].shape[0]
+    test_size = zarr.open_group(data / "features/skeleton/default.zarr", mode="r")["splits/xsub_test"].shape[0]
     summary = json.loads((data / "reports/summary.json").read_text())
     table = (data / "reports/summary.md").read_text()
     assert sorted(summary) == sorted(STREAMS)
@@ -156,20 +161,66 @@ def check_metrics(data: Path) -> None:
         assert f"| {name} |" in table
 
 
+def stage_definitions(repo: Path) -> dict[str, tuple[str, dict]]:
+    """Trace name (DVC's stage name, `@` as `-`: `skeletons-default`) -> (dvc.yaml stage or foreach group, its
+    definition), one per variant of a foreach group (`foreach: ${<section>.variants}` in params.yaml)."""
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    out = {}
+    for name, stage in stages.items():
+        if "foreach" not in stage:
+            out[name] = (name, stage)
+            continue
+        variants = params
+        for key in stage["foreach"].strip("${}").split("."):
+            variants = variants[key]
+        out.update({f"{name}-{variant}": (name, stage["do"]) for variant in variants})
+    return out
+
+
 def check_deps(repo: Path, traces: Path) -> None:
     """Every project module each stage loaded is one of its dvc.yaml deps (or under one); no torch in data stages."""
-    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    stages = stage_definitions(repo)
     records = {p.stem: json.loads(p.read_text()) for p in traces.glob("*.json")}
     assert set(records) == set(stages), sorted(set(stages) ^ set(records))
     problems = []
     for name, record in records.items():
-        deps = [d.rstrip("/") for d in stages[name].get("deps", [])]
+        group, stage = stages[name]
+        deps = [d.rstrip("/") for d in stage.get("deps", [])]
         missing = [m for m in record["modules"] if not any(m == d or m.startswith(f"{d}/") for d in deps)]
         if missing:
             problems.append(f"{name}: deps miss {missing}")
-        if name in DATA_STAGES and record["torch"]:
+        if group in DATA_STAGES and record["torch"]:
             problems.append(f"{name}: a data stage imported torch")
     assert not problems, "\n".join(problems)
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def check_ssh_round_trip(repo: Path, folder_remote: Path, tmp_path: Path) -> None:
+    """The built project pushed to an ssh:// remote (its keyfile in the git-ignored .dvc/config.local) holds exactly
+    the folder remote's objects; a fresh clone, with the folder remote gone and only its key configured, runs
+    `dvc repro --pull`: every stage's outputs come over SSH, nothing runs, every byte equals the first clone's."""
+    with serve_sshd(tmp_path / "sshd") as server:
+        storage = tmp_path / "ssh-storage"
+        run(["dvc", "remote", "add", "team", server.url(storage)], repo)
+        run(["dvc", "remote", "modify", "--local", "team", "keyfile", str(server.keyfile)], repo)
+        run(["git", "commit", "-qam", "team remote"], repo)
+        pushed = run(["dvc", "push", "-r", "team"], repo)
+        objects = files_under(storage)
+        assert objects == files_under(folder_remote) and f"{len(objects)} files pushed" in pushed, pushed[-2000:]
+        folder_remote.rename(folder_remote.with_name("remote-offline"))  # the team clone can only use SSH
+        team = tmp_path / "team"
+        run(["git", "clone", "-q", str(repo), str(team)], tmp_path)
+        assert "keyfile" not in (team / ".dvc/config").read_text()
+        run(["dvc", "remote", "default", "--local", "team"], team)
+        run(["dvc", "remote", "modify", "--local", "team", "keyfile", str(server.keyfile)], team)
+        log = run(["dvc", "repro", "--pull"], team)
+        assert "Running stage" not in log and "Data and pipelines are up to date" in log, log[-4000:]
+        assert digests(team / "data") == digests(repo / "data")
+        assert "Data and pipelines are up to date" in run(["dvc", "status"], team)
 
 
 def test_dvc_repro_push_clone_pull(tmp_path):
@@ -224,3 +275,5 @@ def test_dvc_repro_push_clone_pull(tmp_path):
     run(["dvc", "repro", "--force", "--single-item", "train_glimpse"], clone)
     model = "data/models/glimpse/model.pt"
     assert (clone / model).read_bytes() == (repo / model).read_bytes()
+
+    check_ssh_round_trip(repo, remote, tmp_path)  # the team setup

@@ -1,7 +1,8 @@
 """Each shared setting has one home in params.yaml (and params.smoke.yaml), and dvc.yaml lists it where it is read.
 
-`denoise` is read by the skeletons, heatmaps and video stages, `poses` by the heatmaps and video stages; the keys
-that used to copy them (and EPAM's copy of the heatmap sigma) are refused with a pointer to their new home.
+`denoise` is read by the skeletons, heatmaps and video stages, the pose views (`poses.variants`) by the heatmaps and
+video variants that name them; the keys that used to copy them (and EPAM's copy of the heatmap sigma) are refused
+with a pointer to their new home.
 """
 from __future__ import annotations
 
@@ -32,20 +33,26 @@ def test_shared_settings_are_written_once(name):
     paths = _key_paths(yaml.safe_load((ROOT / name).read_text()))
     assert [p for p in paths if "denoise" in p.split(".")] == [p for p in paths if p.startswith("denoise")]
     assert [p for p in paths if p.endswith("max_actors")] == ["denoise.max_actors"]
-    assert [p for p in paths if p.endswith("box_padding")] == ["poses.box_padding"]
-    assert [p for p in paths if "sigma" in p] == ["heatmaps.sigma"]
+    assert [p for p in paths if p.endswith("box_padding")] == ["poses.variants.default.box_padding"]
+    assert [p for p in paths if "sigma" in p] == ["heatmaps.variants.default.sigma"]
     assert [p for p in paths if p.endswith("pose_frames")] == ["train_epam.model.pose_frames"]
-    assert [p for p in paths if p.endswith(".frames") and p.count(".") == 1] == ["skeletons.frames", "poses.frames"]
+    assert [p for p in paths if p.endswith(".frames") and p.count(".") == 3] == [
+        "skeletons.variants.default.frames", "poses.variants.default.frames"]
+    # the heatmaps and video variants name their pose view, never copy it
+    assert [p for p in paths if p.endswith(".poses")] == ["heatmaps.variants.default.poses",
+                                                           "video.variants.default.poses"]
     assert {"denoise", "poses"} <= set(load_params(ROOT / name)) <= STAGE_SECTIONS | {
         f"train_{m}" for m in ("glimpse", "epam", "amfi", "das", "stroi")}
 
 
 def test_data_stages_list_the_shared_sections_they_read():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    assert stages["skeletons"]["params"] == ["skeletons", "denoise"]
-    assert stages["heatmaps"]["params"] == ["heatmaps", "poses", "denoise"]
-    assert stages["video"]["params"] == ["video", "poses", "denoise"]  # the source: skeletons.zarr's record
-    assert "${ingest.source}" in stages["video"]["deps"]  # the videos live there
+    assert stages["skeletons"]["do"]["params"] == ["skeletons.variants.${key}", "denoise"]
+    assert stages["heatmaps"]["do"]["params"] == ["heatmaps.variants.${key}", "poses.variants.${item.poses}",
+                                                  "denoise"]
+    # the source: skeletons.zarr's record
+    assert stages["video"]["do"]["params"] == ["video.variants.${key}", "poses.variants.${item.poses}", "denoise"]
+    assert "${ingest.source}" in stages["video"]["do"]["deps"]  # the videos live there
     assert stages["train_epam"]["params"] == ["train_epam"]  # sigma and frames come from the stores it reads
 
 
@@ -72,8 +79,27 @@ def _removed():
 def test_removed_copies_are_refused_naming_the_key_and_its_home(case, tmp_path):
     cls, name, key, value, home = _removed()[case]
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params[name][key] = value
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    with pytest.raises(ConfigError, match=rf"params.yaml:{name}: key '{key}' .*{home}") as error:
-        section(cls, name, tmp_path / "params.yaml")
+    file = tmp_path / "params.yaml"
+    if name.startswith("train_"):
+        params[name][key] = value
+        file.write_text(yaml.safe_dump(params))
+        with pytest.raises(ConfigError, match=rf"params.yaml:{name}: key '{key}' .*{home}") as error:
+            section(cls, name, file)
+    else:  # a feature stage: the key sits in its variant
+        params[name]["variants"]["default"][key] = value
+        file.write_text(yaml.safe_dump(params))
+        with pytest.raises(ConfigError, match=rf"params.yaml:{name}.variants.default: key '{key}' .*{home}") \
+                as error:
+            _variant_options(name, load_params(file), file)
     assert home in str(error.value)
+
+
+def _variant_options(stage: str, params: dict, file: Path):
+    from har.builders.skeletons import SkeletonOptions
+    from har.config import from_mapping
+    from pipeline import heatmaps, video
+    from pipeline.params import variant_settings
+    if stage == "skeletons":
+        return from_mapping(SkeletonOptions, variant_settings(params, stage, "default", file),
+                            f"{file}:skeletons.variants.default")
+    return {"heatmaps": heatmaps, "video": video}[stage].variant_options(params, "default", file)

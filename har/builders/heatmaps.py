@@ -11,7 +11,7 @@ renders with those, never with a copy of them in its own params section.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -22,17 +22,21 @@ from har.builders.ingest import write_quarantine
 from har.builders.poses import PoseError, PoseOptions, pose_2d, pose_view_attrs
 from har.builders.skeletons import subset_splits
 from har.io.interim import InterimReader
+from har.io.shards import Kept, Quarantined, ShardSink
 from har.io.store import (
-    atomic_store,
+    SHARD_TARGET_BYTES,
     create_sample_array,
     open_store,
     read_splits,
+    samples_per_shard,
     stamp,
     write_array,
     write_meta,
     write_splits,
 )
-from har.parallel import ComputeSettings, map_ordered
+from har.io.work import WorkArea, stage_fingerprint
+from har.parallel import ComputeSettings
+from har.shard_map import map_to_shards
 from har.transforms.box import keypoints_to_box_frame
 from har.transforms.denoise import DenoiseConfig
 from har.transforms.heatmap import default_edges, gaussian_heatmaps
@@ -69,16 +73,17 @@ def render(keypoints: np.ndarray, scores: np.ndarray | None, index: np.ndarray,
 
 
 def heatmap_sample(item: dict, options: HeatmapOptions, poses: PoseOptions = PoseOptions(),
-                   denoise: DenoiseConfig = DenoiseConfig()) -> dict | str:
-    """One InterimReader sample -> {'heatmaps', 'keypoints', 'scores', 'num_frames', 'scale'} or a reason."""
+                   denoise: DenoiseConfig = DenoiseConfig()) -> Kept[dict] | Quarantined:
+    """One InterimReader sample -> Kept({'heatmaps', 'keypoints', 'scores', 'num_frames', 'scale'}) or why it is
+    unusable."""
     try:
         pose = pose_2d(item, denoise, poses.box_padding)
     except PoseError as error:
-        return str(error)
+        return Quarantined(str(error))
     grid = keypoints_to_box_frame(pose.keypoints, pose.box, (options.size, options.size)).astype(np.float32)
     index = uniform_sample_indices(len(pose.frames), poses.frames, None)
-    return {"heatmaps": render(grid, pose.scores, index, options), "keypoints": grid, "scores": pose.scores,
-            "num_frames": len(pose.frames), "scale": options.size / (pose.box[2] - pose.box[0])}
+    return Kept({"heatmaps": render(grid, pose.scores, index, options), "keypoints": grid, "scores": pose.scores,
+                 "num_frames": len(pose.frames), "scale": options.size / (pose.box[2] - pose.box[0])})
 
 
 def _padded(array: np.ndarray, frames: int, fill) -> np.ndarray:
@@ -87,68 +92,67 @@ def _padded(array: np.ndarray, frames: int, fill) -> np.ndarray:
     return out
 
 
+def _heatmap_rows(value: dict, max_frames: int) -> tuple[dict[str, np.ndarray], tuple[int, float]]:
+    """A kept sample's rows (heatmaps, keypoints and scores padded to max_frames) and its record."""
+    rows = {"heatmaps": value["heatmaps"][None], "keypoints": _padded(value["keypoints"], max_frames, np.nan)[None]}
+    if value["scores"] is not None:
+        rows["scores"] = _padded(value["scores"], max_frames, 0.0)[None]
+    return rows, (int(value["num_frames"]), float(value["scale"]))
+
+
+def _create_arrays(group, num: int, shapes: dict, shard_bytes: int) -> None:
+    """The (N, ...) arrays of heatmaps.zarr; shapes: name -> (sample shape, dtype, fill value)."""
+    for name, (shape, dtype, fill) in shapes.items():
+        nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        create_sample_array(group, name, num, shape, dtype, fill_value=fill,
+                            per_shard=samples_per_shard(nbytes, shard_bytes))
+
+
 def build_heatmaps(interim: Path, out: Path, quarantine_csv: Path, settings: ComputeSettings,
                    options: HeatmapOptions = HeatmapOptions(), poses: PoseOptions = PoseOptions(),
                    denoise: DenoiseConfig = DenoiseConfig(), params: dict | None = None,
-                   progress: bool = True) -> dict:
-    """Build heatmaps.zarr; `params` (the params sections read, as plain data) is recorded in the attrs."""
+                   progress: bool = True, work: Path | None = None, shard_bytes: int = SHARD_TARGET_BYTES) -> dict:
+    """Build heatmaps.zarr; `params` (the params sections read, as plain data) is recorded in the attrs.
+
+    work: the stage's work root (resumable, har.io.work), or None; shard_bytes: raw bytes per shard."""
     source = open_store(interim, "skeletons")
     if "color_xy" not in source:
         raise ValueError(f"{interim}: no 2D joint coordinates (source {source.attrs.get('source_format')!r}); "
                          f"heatmaps need raw NTU data (colour coordinates) or a PYSKL 2D pickle")
     reader = InterimReader(source)
     two_d = "score" in source
-    fields = list(FIELDS_2D if two_d else FIELDS)
     joints, num = int(source.attrs["num_joints"]), len(reader)
     channels = joints + (len(default_edges(joints)) if options.limbs else 0)
-    max_frames = int(reader.num_frames.max())
-    persons = denoise.max_actors
-    items = (item for block in reader.iter_blocks(settings.block_size, fields) for item in block)
-    quarantine, kept, counts, scales = [], [], [], []
-    with atomic_store(out) as group:
-        arrays = {"heatmaps": create_sample_array(group, "heatmaps", num,
-                                                  (channels, poses.frames, options.size, options.size), np.uint8),
-                  "keypoints": create_sample_array(group, "keypoints", num, (persons, max_frames, joints, 2),
-                                                   np.float32, fill_value=np.nan)}
-        if two_d:
-            arrays["scores"] = create_sample_array(group, "scores", num, (persons, max_frames, joints), np.float32)
-        pending: list[dict] = []
-        results = map_ordered(partial(heatmap_sample, options=options, poses=poses, denoise=denoise), items,
-                              settings, desc="heatmaps",
-                              total=num, progress=progress)
-        for index, result in enumerate(results):
-            if isinstance(result, str):
-                quarantine.append((reader.meta["sample"][index], result))
-                continue
-            kept.append(index)
-            counts.append(result["num_frames"])
-            scales.append(result["scale"])
-            pending.append(result)
-            if len(pending) >= settings.block_size:
-                _write(arrays, pending, len(kept) - len(pending), max_frames)
-                pending = []
-        _write(arrays, pending, len(kept) - len(pending), max_frames)
+    max_frames, persons = int(reader.num_frames.max()), denoise.max_actors
+    shapes = {"heatmaps": ((channels, poses.frames, options.size, options.size), np.uint8, 0),
+              "keypoints": ((persons, max_frames, joints, 2), np.float32, np.nan)}
+    if two_d:
+        shapes["scores"] = ((persons, max_frames, joints), np.float32, 0)
+    record = {"options": asdict(options), "poses": asdict(poses), "denoise": asdict(denoise), "params": params,
+              "shard_bytes": shard_bytes}
+    with WorkArea("heatmaps", [out], work, stage_fingerprint("heatmaps", [interim], record)) as area:
+        group = area.group(out)
+        if not area.resuming:
+            _create_arrays(group, num, shapes, shard_bytes)
+        sink = ShardSink({name: group[name] for name in shapes}, partial(_heatmap_rows, max_frames=max_frames),
+                         area.journal)
+        start = sink.resume()
+        items = (item for block in reader.iter_blocks(settings.block_size, list(FIELDS_2D if two_d else FIELDS),
+                                                      start) for item in block)
+        kept, quarantine = map_to_shards(sink, partial(heatmap_sample, options=options, poses=poses,
+                                                       denoise=denoise), items, reader.meta["sample"], settings,
+                                         start=start, total=num - start, desc="heatmaps", progress=progress)
         if not kept:
             raise ValueError(f"{interim}: no sample has usable 2D joints; see {quarantine_csv}")
-        kept_index = np.array(kept, np.int64)
-        for array in arrays.values():
-            array.resize((len(kept), *array.shape[1:]))
-        write_array(group, "num_frames", np.array(counts, np.int32))
-        write_array(group, "scale", np.array(scales, np.float32))
+        kept_index = np.array([entry.index for entry in kept], np.int64)
+        write_array(group, "num_frames", np.array([entry.record[0] for entry in kept], np.int32))
+        write_array(group, "scale", np.array([entry.record[1] for entry in kept], np.float32))
         write_meta(group, {k: v[kept_index] for k, v in reader.meta.items()})
         write_splits(group, subset_splits(read_splits(source), kept_index))
         stamp(group, artifact=ARTIFACT, params=params, layout=source.attrs["layout"], sigma=options.sigma,
               frames=poses.frames, size=options.size, limbs=options.limbs, channels=channels, joints=joints,
               value="round(255 * heatmap)", **pose_view_attrs(poses, denoise))
+        resumed = area.report(sink.reused_shards, sink.shards, start, num)
     write_quarantine(quarantine_csv, quarantine)
-    return {"samples": len(kept), "quarantined": len(quarantine), "channels": channels}
-
-
-def _write(arrays: dict, pending: list[dict], start: int, max_frames: int) -> None:
-    if not pending:
-        return
-    stop = start + len(pending)
-    arrays["heatmaps"][start:stop] = np.stack([p["heatmaps"] for p in pending])
-    arrays["keypoints"][start:stop] = np.stack([_padded(p["keypoints"], max_frames, np.nan) for p in pending])
-    if "scores" in arrays:
-        arrays["scores"][start:stop] = np.stack([_padded(p["scores"], max_frames, 0.0) for p in pending])
+    return {"samples": len(kept), "quarantined": len(quarantine), "channels": channels,
+            **({"resumed": resumed} if resumed else {})}

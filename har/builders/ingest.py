@@ -1,15 +1,16 @@
 """Ingest: raw NTU `.skeleton` files (or a PYSKL pickle) -> `skeletons.zarr`, lossless, plus a quarantine report.
 
-Files are read in parallel (har.parallel, dask) in sorted-name order; the single writer appends each block of
-results, so memory is bounded by one block and the output does not depend on the scheduler. A file that cannot be
-read, a name that is not an NTU sample name and a sample on the official missing-skeleton list are quarantined
-with a reason; with `fail_fast` the first such file stops the stage instead.
+Files are read in parallel (har.parallel, dask) in sorted-name order; results are settled in that order into
+whole shards (har.io.shards), so memory is bounded by one block and one shard and the output does not depend on
+the scheduler. Given a work root the stage resumes after a crash from its last finished shard (har.io.work).
+A file that cannot be read, a name that is not an NTU sample name and a sample on the official missing-skeleton
+list are quarantined with a reason; with `fail_fast` the first such file stops the stage instead.
 """
 from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +18,13 @@ import numpy as np
 from har.errors import HarError
 from har.io.interim import ARTIFACT, InterimWriter, SampleTracks
 from har.io.names import SampleNameError, missing_skeletons, parse_sample_name
+from har.io.shards import Kept, Quarantined, ShardSink
 from har.io.skeleton_format import SkeletonFormatError
-from har.io.store import atomic_file, atomic_store, stamp, write_splits
+from har.io.store import atomic_file, stamp, write_splits
+from har.io.work import WorkArea, stage_fingerprint
 from har.layout import benchmark_splits, dataset_variant
-from har.parallel import ComputeSettings, map_ordered
+from har.parallel import ComputeSettings
+from har.shard_map import map_to_shards
 
 NTU_FIELDS = ("xyz", "depth_xy", "color_xy", "orientation", "tracking", "body_info", "lean")
 
@@ -45,22 +49,27 @@ def skeleton_paths(source: Path) -> list[Path]:
     return paths
 
 
-def read_sample(path: Path) -> SampleTracks | str:
-    """Parse one file into packed rows, or return the reason it cannot be used (runs in a worker)."""
+def _fail(reason: str) -> None:
+    """ingest.fail_fast: the first malformed file stops the stage."""
+    raise IngestError(reason)
+
+
+def read_sample(path: Path) -> Kept[SampleTracks] | Quarantined:
+    """Parse one file into packed rows, or the reason it cannot be used (runs in a worker)."""
     from har.io.ntu_skeleton import read_skeleton
     try:
         skeleton = read_skeleton(path)
     except (SkeletonFormatError, OSError, UnicodeDecodeError) as error:
-        return str(error)
+        return Quarantined(str(error))
     tracks = skeleton.tracks
     if not tracks:
-        return f"{path}: no body in any of its {skeleton.num_frames} frames"
+        return Quarantined(f"{path}: no body in any of its {skeleton.num_frames} frames")
     rows = {name: np.concatenate([getattr(t, name) for t in tracks]) for name in NTU_FIELDS}
-    return SampleTracks(
+    return Kept(SampleTracks(
         name=path.name[: -len(".skeleton")], num_frames=skeleton.num_frames,
         frame=np.concatenate([t.frames for t in tracks]).astype(np.int32), rows=rows,
         body_ids=[t.body_id for t in tracks], track_rows=[t.num_frames for t in tracks],
-    )
+    ))
 
 
 def _screen_names(paths: Sequence[Path], options: IngestOptions) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -100,30 +109,31 @@ def _meta_from_names(names: Sequence[str]) -> dict[str, np.ndarray]:
 
 def ingest_raw(source: Path, out: Path, quarantine_csv: Path, settings: ComputeSettings,
                options: IngestOptions = IngestOptions(), params: dict | None = None,
-               progress: bool = True) -> dict:
-    """Build skeletons.zarr from a raw NTU folder. Returns the closing summary."""
-    candidates, quarantine = _screen_names(skeleton_paths(Path(source)), options)
-    if options.fail_fast and quarantine:
-        raise IngestError(quarantine[0][1])
-    with atomic_store(out) as group:
-        writer = InterimWriter(group, NTU_FIELDS, num_joints=25)
-        block: list[SampleTracks] = []
-        results = map_ordered(read_sample, candidates, settings, desc="ingest", progress=progress)
-        for path, result in zip(candidates, results):
-            if isinstance(result, str):
-                if options.fail_fast:
-                    raise IngestError(result)
-                quarantine.append((path.name[: -len(".skeleton")], result))
-                continue
-            block.append(result)
-            if len(block) >= settings.block_size:
-                writer.append_block(block)
-                block = []
-        writer.append_block(block)
-        summary = _finish(group, writer, "ntu-skeleton", "ntu25", params, source)
-    write_quarantine(quarantine_csv, quarantine)
-    summary["quarantined"] = len(quarantine)
-    return summary
+               progress: bool = True, work: Path | None = None, shard_rows: int = 32768) -> dict:
+    """Build skeletons.zarr from a raw NTU folder. Returns the closing summary.
+
+    work: the stage's work root (resumable, har.io.work), or None; shard_rows: frame rows per shard."""
+    import har.io.ntu_skeleton  # noqa: F401 (read_sample's reader: part of the code the fingerprint covers)
+    candidates, screened = _screen_names(skeleton_paths(Path(source)), options)
+    if options.fail_fast and screened:
+        raise IngestError(screened[0][1])
+    settings_record = {"options": asdict(options), "params": params, "shard_rows": shard_rows,
+                       "source": str(source)}
+    fingerprint = stage_fingerprint("ingest", candidates, settings_record)
+    with WorkArea("ingest", [out], work, fingerprint) as area:
+        group = area.group(out)
+        writer = InterimWriter(group, NTU_FIELDS, num_joints=25, shard_rows=shard_rows, create=not area.resuming)
+        sink = ShardSink(writer.arrays, writer.split, area.journal)
+        start = sink.resume()
+        kept, quarantine = map_to_shards(sink, read_sample, candidates[start:],
+                                         [path.name[: -len(".skeleton")] for path in candidates], settings,
+                                         start=start, desc="ingest", progress=progress,
+                                         on_quarantine=_fail if options.fail_fast else None)
+        summary = _finish(group, writer, [s.record for s in kept], "ntu-skeleton", "ntu25", params, source)
+        resumed = area.report(sink.reused_shards, sink.shards, start, len(candidates))
+    write_quarantine(quarantine_csv, screened + quarantine)
+    summary["quarantined"] = len(screened) + len(quarantine)
+    return {**summary, **({"resumed": resumed} if resumed else {})}
 
 
 def recorded_source(group, store: Path) -> Path:
@@ -136,17 +146,17 @@ def recorded_source(group, store: Path) -> Path:
     return Path(group.attrs["source"])
 
 
-def _finish(group, writer: InterimWriter, source_format: str, layout: str, params, source,
-            splits: dict | None = None) -> dict:
-    names = [s.name for s in writer.samples]
+def _finish(group, writer: InterimWriter, samples: list[SampleTracks], source_format: str, layout: str, params,
+            source, splits: dict | None = None) -> dict:
+    names = [s.name for s in samples]
     if not names:
         raise IngestError(f"{source}: every sample was quarantined; nothing to write")
     meta = _meta_from_names(names)
-    writer.close(meta)
+    writer.close(samples, meta)
     variant = dataset_variant(meta["setup"], meta["label"] + 1)
     write_splits(group, splits or benchmark_splits(variant, meta["setup"], meta["camera"], meta["subject"]))
     stamp(group, artifact=ARTIFACT, params=params, source=str(source), source_format=source_format,
           layout=layout, variant=variant, num_joints=25 if layout == "ntu25" else 17)
-    return {"samples_read": len(names), "frames": int(sum(s.num_frames for s in writer.samples)),
-            "bodies": int(sum(len(s.body_ids) for s in writer.samples)), "variant": variant,
+    return {"samples_read": len(names), "frames": int(sum(s.num_frames for s in samples)),
+            "bodies": int(sum(len(s.body_ids) for s in samples)), "variant": variant,
             "source_format": source_format}

@@ -15,11 +15,12 @@ from har.builders.ingest import IngestError, IngestOptions, _finish, write_quara
 from har.io.interim import InterimWriter, SampleTracks
 from har.io.names import SampleNameError, missing_skeletons, parse_sample_name
 from har.io.pyskl import PysklSample, read_pyskl
-from har.io.store import atomic_store
+from har.io.shards import Kept, Quarantined, ShardSink
+from har.io.work import WorkArea
 from har.layout import dataset_variant, layout_for_joints
 
 
-def pyskl_tracks(sample: PysklSample) -> SampleTracks | str:
+def pyskl_tracks(sample: PysklSample) -> Kept[SampleTracks] | Quarantined:
     """Person slots -> tracks (frames where the person has a joint); a reason when the sample has none."""
     keypoint = sample.keypoint
     present = np.any(keypoint != 0, axis=-1)
@@ -40,10 +41,10 @@ def pyskl_tracks(sample: PysklSample) -> SampleTracks | str:
             rows["color_xy"].append(keypoint[person, index].astype(np.float32))
             rows["score"].append(sample.score[person, index].astype(np.float32))
     if not frames:
-        return f"{sample.name}: no person has a joint in any of its {sample.num_frames} frames"
-    return SampleTracks(name=sample.name, num_frames=sample.num_frames, frame=np.concatenate(frames),
-                        rows={k: np.concatenate(v) for k, v in rows.items() if v}, body_ids=body_ids,
-                        track_rows=track_rows, img_shape=sample.img_shape)
+        return Quarantined(f"{sample.name}: no person has a joint in any of its {sample.num_frames} frames")
+    return Kept(SampleTracks(name=sample.name, num_frames=sample.num_frames, frame=np.concatenate(frames),
+                             rows={k: np.concatenate(v) for k, v in rows.items() if v}, body_ids=body_ids,
+                             track_rows=track_rows, img_shape=sample.img_shape))
 
 
 def _check_name(sample: PysklSample) -> str | None:
@@ -65,25 +66,23 @@ def ingest_pyskl(pickle_path: Path, out: Path, quarantine_csv: Path, options: In
     variant = dataset_variant([parse_sample_name(n).setup for n in names],
                               [parse_sample_name(n).action for n in names]) if names else "ntu60"
     missing = missing_skeletons(variant) if options.use_missing_list else frozenset()
-    quarantine, kept_rows = [], []
-    with atomic_store(out) as group:
+    with WorkArea("ingest", [out], None, "") as area:
+        group = area.group(out)
         writer = InterimWriter(group, fields, dataset.num_joints)
+        sink = ShardSink(writer.arrays, writer.split)
         for row, sample in enumerate(dataset.samples):
             reason = _check_name(sample) or (f"{sample.name}: on the official {variant} missing-skeleton list"
                                              if sample.name in missing else None)
-            tracks = pyskl_tracks(sample) if reason is None else reason
-            if isinstance(tracks, str):
-                if options.fail_fast:
-                    raise IngestError(f"{pickle_path}: {tracks}")
-                quarantine.append((sample.name, tracks))
-                continue
-            writer.append_block([tracks])
-            kept_rows.append(row)
-        position = {row: k for k, row in enumerate(kept_rows)}
+            outcome = pyskl_tracks(sample) if reason is None else Quarantined(reason)
+            if options.fail_fast and isinstance(outcome, Quarantined):
+                raise IngestError(f"{pickle_path}: {outcome.reason}")
+            sink.settle(row, sample.name, outcome)
+        kept, quarantine = sink.finish()
+        position = {entry.index: k for k, entry in enumerate(kept)}
         splits = {bench: {part: np.array([position[i] for i in idx if int(i) in position], np.int64)
                           for part, idx in parts.items()} for bench, parts in dataset.splits.items()}
-        summary = _finish(group, writer, f"pyskl-{dataset.dims}d", layout, params, pickle_path,
-                          splits=splits or None)
+        summary = _finish(group, writer, [entry.record for entry in kept], f"pyskl-{dataset.dims}d", layout,
+                          params, pickle_path, splits=splits or None)
     write_quarantine(quarantine_csv, quarantine)
     summary["quarantined"] = len(quarantine)
     return summary

@@ -30,6 +30,7 @@ from har.builders.video_sample import VideoOptions, video_sample
 from har.config import ConfigError, to_mapping
 from har.errors import HarError
 from har.io.interim import sample_item
+from har.io.shards import Kept, Quarantined
 from har.transforms.denoise import DenoiseConfig
 
 # Feature store -> the stage (DVC stage and params section) that builds it.
@@ -65,10 +66,12 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
         timings[name] = timings.get(name, 0.0) + time.perf_counter() - began
 
 
-def _checked(result, sample: str):
-    if isinstance(result, str):
-        raise SampleError(result if result.startswith(sample) else f"{sample}: {result}")
-    return result
+def _checked(outcome: Kept | Quarantined, sample: str):
+    """The value of a kept sample; SampleError where the stage would quarantine it."""
+    if isinstance(outcome, Quarantined):
+        reason = outcome.reason
+        raise SampleError(reason if reason.startswith(sample) else f"{sample}: {reason}")
+    return outcome.value
 
 
 def sample_arrays(skeleton_file: Path, stores: Sequence[str], settings: StageSettings,

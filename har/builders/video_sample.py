@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from har.builders.poses import Pose2D, PoseError, PoseOptions, pose_2d
+from har.io.shards import Kept, Quarantined
 from har.io.video import SequentialVideo, VideoError, open_video
 from har.layout import CROP_PARTS, STROI_PARTS
 from har.transforms.box import cut_frame, plan_crops
@@ -81,14 +82,14 @@ class VideoPlan:
 
 @dataclass(frozen=True)
 class VideoSample:
-    """The three artifacts of one sample (uint8 RGB) and the plan they were cut with.
+    """The three artifacts of one sample (uint8 RGB; None for one not cut) and the plan they were cut with.
 
     clip: (T, S, S, 3); crops: (P, T, s, s, 3); mosaic: (K r, L r, 3); video_size: (height, width);
     decode_seconds: the part of the sample's wall time spent decoding (timing only, never stored).
     """
-    clip: np.ndarray
-    crops: np.ndarray
-    mosaic: np.ndarray
+    clip: np.ndarray | None
+    crops: np.ndarray | None
+    mosaic: np.ndarray | None
     plan: VideoPlan
     video_size: tuple[int, int]
     decode_seconds: float = 0.0
@@ -157,11 +158,18 @@ def _cuts(plan: VideoPlan, options: VideoOptions, outputs: tuple[np.ndarray, ...
         targets += [(clip, index)] + [(crops, (p, index)) for p in range(parts)]
     targets += [(mosaic, cell_window(k, column, q, persons, cell))
                 for column in columns for q in range(persons) for k in range(num_parts)]
-    return _Cuts(frames, boxes, np.asarray(sizes, np.int64), targets)
+    sizes = np.asarray(sizes, np.int64)
+    keep = np.array([array is not None for array, _ in targets])  # an output not cut is None
+    if not keep.all():
+        frames, boxes, sizes = frames[keep], boxes[keep], sizes[keep]
+        targets = [target for target, kept in zip(targets, keep) if kept]
+    return _Cuts(frames, boxes, sizes, targets)
 
 
-def render_sample(video: SequentialVideo, plan: VideoPlan, options: VideoOptions) -> tuple[np.ndarray, ...]:
-    """Decode the planned frames once and cut them -> (clip, crops, mosaic) uint8 RGB (see VideoSample).
+def render_sample(video: SequentialVideo, plan: VideoPlan, options: VideoOptions,
+                  outputs: tuple[str, ...] = ("clips", "crops", "mosaic")) -> tuple[np.ndarray | None, ...]:
+    """Decode the planned frames once and cut them -> (clip, crops, mosaic) uint8 RGB (see VideoSample); an
+    artifact whose name ("clips", "crops", "mosaic") is not in `outputs` is None and none of its crops is cut.
 
     video: an opened video (its `info` gives the frame size, its frames are checked against it). All crops are
     planned together before decoding (har.transforms.box.plan_crops: per-box arithmetic vectorised); each
@@ -170,16 +178,17 @@ def render_sample(video: SequentialVideo, plan: VideoPlan, options: VideoOptions
     """
     size, crop, cell = options.clip_size, options.crop_size, options.roi_out
     num_parts, columns = plan.roi_boxes.shape[1:3]
-    outputs = (np.zeros((len(plan.clip_frames), size, size, 3), np.uint8),
-               np.zeros((len(plan.part_boxes), len(plan.clip_frames), crop, crop, 3), np.uint8),
-               np.zeros((num_parts * cell, columns * cell, 3), np.uint8))
-    cuts = _cuts(plan, options, outputs)
+    shapes = {"clips": (len(plan.clip_frames), size, size, 3),
+              "crops": (len(plan.part_boxes), len(plan.clip_frames), crop, crop, 3),
+              "mosaic": (num_parts * cell, columns * cell, 3)}
+    arrays = tuple(np.zeros(shape, np.uint8) if name in outputs else None for name, shape in shapes.items())
+    cuts = _cuts(plan, options, arrays)
     crop_plan = plan_crops(cuts.boxes, cuts.sizes, cuts.frames, (video.info.height, video.info.width))
     for frame, image in video.selected(cuts.frames.tolist()):
         for b, cut in cut_frame(image, crop_plan, frame):
             array, index = cuts.targets[b]
             array[index] = cut
-    return tuple(_bgr_to_rgb(a) for a in outputs)
+    return tuple(None if a is None else _bgr_to_rgb(a) for a in arrays)
 
 
 def _bgr_to_rgb(images: np.ndarray) -> np.ndarray:
@@ -203,19 +212,21 @@ def _opencv_single_threaded() -> Iterator[None]:
 
 
 def video_sample(item: dict, options: VideoOptions, poses: PoseOptions = PoseOptions(),
-                 denoise: DenoiseConfig = DenoiseConfig()) -> VideoSample | str:
-    """Worker: one InterimReader sample dict plus `video` (its path) -> VideoSample, or the reason it is
-    unusable (missing / undecodable video, frame count mismatch, no usable joints). Top-level for pickling."""
+                 denoise: DenoiseConfig = DenoiseConfig(),
+                 outputs: tuple[str, ...] = ("clips", "crops", "mosaic")) -> Kept[VideoSample] | Quarantined:
+    """Worker: one InterimReader sample dict plus `video` (its path) -> Kept(VideoSample), or the reason it is
+    unusable (missing / undecodable video, frame count mismatch, no usable joints). Only the artifacts named in
+    `outputs` are cut (see render_sample). Top-level for pickling."""
     sample = item["sample"]
     try:
         pose = pose_2d(item, denoise, poses.box_padding)
         with open_video(item["video"], item["num_frames"]) as video, _opencv_single_threaded():
             plan = plan_sample(pose, video.info.height, options, poses)
-            clip, crops, mosaic = render_sample(video, plan, options)
+            clip, crops, mosaic = render_sample(video, plan, options, outputs)
             size, decode_seconds = (video.info.height, video.info.width), video.decode_seconds
     except (PoseError, VideoError) as error:
-        return str(error) if str(error).startswith(sample) else f"{sample}: {error}"
+        return Quarantined(str(error) if str(error).startswith(sample) else f"{sample}: {error}")
     except PartError as error:
-        return f"{sample}: {error}"
-    return VideoSample(clip=clip, crops=crops, mosaic=mosaic, plan=plan, video_size=size,
-                       decode_seconds=decode_seconds)
+        return Quarantined(f"{sample}: {error}")
+    return Kept(VideoSample(clip=clip, crops=crops, mosaic=mosaic, plan=plan, video_size=size,
+                            decode_seconds=decode_seconds))

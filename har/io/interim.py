@@ -12,6 +12,7 @@ Layout (one zarr v3 group):
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -47,61 +48,40 @@ class SampleTracks:
 
 
 class InterimWriter:
-    """Buffers frame rows and writes them a whole shard at a time (a partial shard would be rewritten on every
-    append); per-sample and per-track arrays are small and written at close()."""
+    """The frame-row arrays of skeletons.zarr, fed through a har.io.shards.ShardSink (whole shards only, see
+    `split`); the per-sample and per-track arrays are small and written at close() from the settled records."""
 
-    def __init__(self, group: zarr.Group, fields: Sequence[str], num_joints: int, shard_rows: int = 32768):
-        self.group, self.fields, self.shard_rows = group, tuple(fields), shard_rows
-        chunk_rows = 4096
-        self.rows = {name: create_row_array(group, name, ROW_FIELDS[name][0](num_joints), ROW_FIELDS[name][1],
-                                            rows_per_chunk=chunk_rows, chunks_per_shard=shard_rows // chunk_rows)
-                     for name in self.fields}
-        self.rows["frame"] = create_row_array(group, "frame", (), np.int32, rows_per_chunk=chunk_rows,
-                                              chunks_per_shard=shard_rows // chunk_rows)
-        self.pending: dict[str, list[np.ndarray]] = {name: [] for name in self.rows}
-        self.pending_rows = 0
-        self.written_rows = 0
-        self.samples: list[SampleTracks] = []
-        self.track_row_start: list[int] = []
+    def __init__(self, group: zarr.Group, fields: Sequence[str], num_joints: int, shard_rows: int = 32768,
+                 create: bool = True):
+        self.group, self.fields = group, tuple(fields)
+        if create:
+            chunk_rows = min(4096, shard_rows)
+            for name in self.fields:
+                create_row_array(group, name, ROW_FIELDS[name][0](num_joints), ROW_FIELDS[name][1],
+                                 rows_per_chunk=chunk_rows, chunks_per_shard=shard_rows // chunk_rows)
+            create_row_array(group, "frame", (), np.int32, rows_per_chunk=chunk_rows,
+                             chunks_per_shard=shard_rows // chunk_rows)
+        self.arrays = {name: group[name] for name in (*self.fields, "frame")}
 
-    def append_block(self, block: Sequence[SampleTracks]) -> None:
-        for sample in block:
-            offsets = np.concatenate([[0], np.cumsum(sample.track_rows)])[:-1]
-            base = self.written_rows + self.pending_rows
-            self.track_row_start.extend(int(o) + base for o in offsets)
-            for name in self.rows:
-                self.pending[name].append(sample.frame if name == "frame" else sample.rows[name])
-            self.pending_rows += len(sample.frame)
-            sample.rows, sample.frame = {}, np.empty(0, np.int32)  # keep only the small per-sample facts
-            self.samples.append(sample)
-        if self.pending_rows >= self.shard_rows:
-            self._flush(whole_shards_only=True)
+    def split(self, sample: SampleTracks) -> tuple[dict[str, np.ndarray], SampleTracks]:
+        """A sample's rows per array, and the sample without them (the small facts close() writes)."""
+        rows = {name: sample.rows[name] for name in self.fields}
+        rows["frame"] = sample.frame
+        return rows, dataclasses.replace(sample, rows={}, frame=np.empty(0, np.int32))
 
-    def _flush(self, whole_shards_only: bool) -> None:
-        count = (self.pending_rows // self.shard_rows) * self.shard_rows if whole_shards_only else self.pending_rows
-        if count == 0:
-            return
-        start, stop = self.written_rows, self.written_rows + count
-        for name, array in self.rows.items():
-            rows = np.concatenate(self.pending[name], axis=0)
-            array.resize((stop, *array.shape[1:]))
-            array[start:stop] = rows[:count]
-            self.pending[name] = [rows[count:]]
-        self.written_rows, self.pending_rows = stop, self.pending_rows - count
-
-    def close(self, meta: dict[str, np.ndarray]) -> None:
+    def close(self, samples: Sequence[SampleTracks], meta: dict[str, np.ndarray]) -> None:
+        """Write metadata and the per-sample / per-track arrays of the kept samples, in store order."""
         from har.io.store import write_array, write_meta
-        self._flush(whole_shards_only=False)
         write_meta(self.group, meta)
-        samples = self.samples
         tracks_per_sample = np.array([len(s.body_ids) for s in samples], np.int64)
+        track_rows = np.array([r for s in samples for r in s.track_rows], np.int64)
         write_array(self.group, "num_frames", np.array([s.num_frames for s in samples], np.int32))
         write_array(self.group, "num_tracks", tracks_per_sample.astype(np.int32))
         write_array(self.group, "track_start", np.concatenate([[0], np.cumsum(tracks_per_sample)])[:-1])
         write_array(self.group, "body_id", np.array([b for s in samples for b in s.body_ids], dtype=str))
         write_array(self.group, "track_sample", np.repeat(np.arange(len(samples)), tracks_per_sample))
-        write_array(self.group, "row_start", np.array(self.track_row_start, np.int64))
-        write_array(self.group, "num_rows", np.array([r for s in samples for r in s.track_rows], np.int32))
+        write_array(self.group, "row_start", np.concatenate([[0], np.cumsum(track_rows)])[:-1].astype(np.int64))
+        write_array(self.group, "num_rows", track_rows.astype(np.int32))
         if samples and samples[0].img_shape is not None:
             write_array(self.group, "img_shape", np.array([s.img_shape for s in samples], np.int32))
 
@@ -129,14 +109,16 @@ class InterimReader:
         starts, counts = self.row_start[tracks], self.num_rows[tracks]
         return (int(starts.min()), int((starts + counts).max())) if len(starts) else (0, 0)
 
-    def iter_blocks(self, block_size: int, fields: Sequence[str] | None = None) -> Iterator[list[dict]]:
-        """Yield lists of per-sample dicts {index, sample, num_frames, tracks: [Track]} in store order."""
+    def iter_blocks(self, block_size: int, fields: Sequence[str] | None = None,
+                    start: int = 0) -> Iterator[list[dict]]:
+        """Yield lists of per-sample dicts {index, sample, num_frames, tracks: [Track]} in store order, from
+        sample `start` on."""
         fields = list(self.fields if fields is None else fields)
         missing = [f for f in fields if f not in self.fields]
         if missing:
             raise KeyError(f"skeletons.zarr has no {missing} arrays (source format "
                            f"{self.group.attrs.get('source_format')!r})")
-        for first in range(0, len(self), block_size):
+        for first in range(start, len(self), block_size):
             last = min(first + block_size, len(self)) - 1
             low, high = self._row_span(first, last)
             data = {name: np.asarray(self.group[name][low:high]) for name in ["frame", *fields]}

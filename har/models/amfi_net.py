@@ -1,16 +1,28 @@
 """AMFI-Net (Zhao, Tang, Hu, Wang, Qiao, Tong, J. Visual Communication and Image Representation 2025: "Attention
 mechanism based multimodal feature fusion network for human action recognition"), written from the paper.
 
-Streams: ResNet3D-18 on an RGB clip (B, 3, T=16, H, W) min-max normalised, and 2s-AGCN (joint + bone streams, with
-the paper's extra 512-channel block) on a skeleton (B, M=2, T, V=25, C=3). Each stream has its own classifier for
-stream pretraining (paper Sec. 4.2 / Algorithm 1); then both are frozen and only the fusion module trains.
+Streams: ResNet3D-18 on an RGB clip (B, 3, T=16, H, W) min-max normalised, and AGCN (with the paper's extra
+512-channel block) on a skeleton (B, M=2, T, V=25, C=3): the paper's single joint stream (`skeleton_streams:
+[joint]`, Sec. 3.2 describes one AGCN and its 43.26 M total fits one stream) or 2s-AGCN's joint + bone streams (the
+CPU default). Each stream has its own classifier for stream pretraining (paper Sec. 4.2 / Algorithm 1); then both
+are frozen and only the fusion module trains.
 
 AMFI module (Sec. 3.3), on the stream features X_skel, X_rgb (B, C):
   X = concat(X_skel, X_rgb) (B, 2C)                                          Eq. 7
   Z = W_z y + X, y_i = Σ_j softmax_j(θ(x_i)ᵀ β(x_j)) g(x_j)                  Eq. 8–11 (embedded Gaussian)
   Y = SE(Z), split back into Y_skel, Y_rgb (B, C)                          Sec. 3.3.2
   Y' = σ(FC(Y_skel)), Y_fusion = Y_skel ⊙ Y' + Y_rgb ⊙ (1 − Y')            Eq. 18–19
-  logits = FC(Y_fusion); L_total = CE + λ · mean(−log(1 − Y')), λ = 1.5    Eq. 20–21, Table 5
+  logits = FC(Y_fusion); L_total = CE + λ · L_gate, λ = 1.5                 Eq. 20–21, Table 5
+The gate loss has two readings (`gate_loss`), both averaged over batch and channels:
+- "literal": L_gate = −log(1 − Y') (Eq. 20 as printed). Its only minimum is Y' = 0, so it drives the skeleton gate
+  to 0 and the fused feature towards the RGB half, against the text around it (the gate is to "force the learning of
+  the decision-making modality's priority", and to rely on the skeleton "when the skeleton information itself is
+  already accurate enough to independently accomplish the action recognition task").
+- "reliability": L_gate = −[r log Y' + (1 − r) log(1 − Y')], the binary cross-entropy of the gate against the
+  decision stream's reliability r = softmax(stream logits)[true class] (its true-class probability; the stream is
+  frozen, r carries no gradient). Eq. 20 is exactly its term for an unreliable stream (r = 0); where the frozen
+  skeleton stream alone recognises the action (r → 1) the gate is trained towards 1, i.e. the skeleton is
+  weighted when it is reliable. At test time the gate still sees only Y_skel (Eq. 18): no label is used.
 Reconstruction choices where the paper is silent (its Eq. 12–17 are missing from the published text):
 - Non-local "positions" of the (B, 2C) vector: it is cut into `nonlocal_positions` equal tokens; the default 2
   makes the two modality features the positions (cross-modal association, "alignment of two features"); setting
@@ -18,8 +30,11 @@ Reconstruction choices where the paper is silent (its Eq. 12–17 are missing fr
 - Y_skel / Y_rgb are the two halves of the SE-weighted vector, in the concatenation order of Eq. 7.
 - The two skeleton streams: the skeleton feature is the mean of the joint and bone features (same size C as the
   RGB feature, which Eq. 19 requires); the skeleton logits are the sum of the two streams' logits (2s-AGCN).
-- L_gate is averaged over batch and channels (so λ does not depend on C); computed as softplus(a) = −log(1 − σ(a))
-  from the gate pre-activation a for numerical stability.
+- L_gate is averaged over batch and channels (so λ does not depend on C); computed from the gate pre-activation a
+  for numerical stability (softplus(a) = −log(1 − σ(a)), softplus(−a) = −log σ(a)).
+- The published 43.26 M parameters: with one AGCN stream and `nonlocal_positions: 1` (Eq. 8–11's 1×1 convolutions
+  applied to the (B, 2C) matrix as one 2C-channel position, the way a 1×1 convolution on a vector is usually
+  written) the paper-size model has 42.40 M (−2.0 %); with two positions 40.83 M, with two streams 47.47 M.
 - Fusion ablation (Table 3): "average", "multiply", "max" and "concatenate" fuse the two stream *features* and
   classify them with one FC layer; "amfi" is the module above. `decision_modality="rgb"` swaps the gate's source
   (Table 6).
@@ -28,7 +43,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -38,6 +55,7 @@ from har.models.backbones.resnet3d import RESNET3D18_BLOCKS, RESNET3D18_CHANNELS
 from har.models.layers import SqueezeExcite, is_frozen, train_only
 
 FUSIONS = ("average", "multiply", "max", "concatenate", "amfi")
+GATE_LOSSES = ("literal", "reliability")
 SKELETON_STREAMS = ("joint", "bone")
 STAGES = ("rgb", "skeleton", "fusion")
 
@@ -46,9 +64,7 @@ STAGES = ("rgb", "skeleton", "fusion")
 class AmfiNetConfig:
     """Every architectural hyperparameter. Defaults: the CPU variant (width 1/8, 64×64 clips, 3×7×7 stem)."""
 
-    rgb_frames: int = 16
     rgb_size: int = 64
-    skeleton_frames: int = 32
     num_joints: int = 25
     num_persons: int = 2
     coord_channels: int = 3
@@ -71,12 +87,20 @@ class AmfiNetConfig:
     se_reduction: int = 16
     fusion_dropout: float = 0.0  # before the fused classifier
     gate_lambda: float = 1.5
+    gate_loss: str = "literal"  # GATE_LOSSES: Eq. 20 as printed, or the gate trained on the stream's reliability
+
+    moved_keys: ClassVar[dict[str, str]] = {
+        "rgb_frames": "the clip length is rgb_clips.zarr's own (video.clip_frames); ResNet3D pools over time",
+        "skeleton_frames": "the skeleton length is skeleton.zarr's own (skeletons.frames); the AGCN pools over time",
+    }
 
     def __post_init__(self):
         if self.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if self.decision_modality not in ("skeleton", "rgb"):
             raise ValueError(f"decision_modality must be 'skeleton' or 'rgb', got {self.decision_modality!r}")
+        if self.gate_loss not in GATE_LOSSES:
+            raise ValueError(f"gate_loss must be one of {GATE_LOSSES}, got {self.gate_loss!r}")
         if not self.skeleton_streams or not set(self.skeleton_streams) <= set(SKELETON_STREAMS):
             raise ValueError(f"skeleton_streams must be a non-empty subset of {SKELETON_STREAMS}")
         if len(self.rgb_blocks) != len(self.rgb_base_channels) or len(self.agcn_strides) != len(
@@ -102,9 +126,12 @@ class AmfiNetConfig:
 
     @classmethod
     def paper(cls) -> AmfiNetConfig:
-        """Paper scale: full widths, 112×112 clips, Hara's 7×7×7 stem. The AGCN block dropout rate is not given
-        in the paper (its Fig. 3b lists a Dropout layer); 0.1 is our choice."""
-        return cls(rgb_size=112, width=1.0, rgb_stem_kernel=(7, 7, 7), agcn_dropout=0.1)
+        """Paper scale: full widths, 112×112 clips, Hara's 7×7×7 stem, one AGCN (joint) stream (Sec. 3.2), the
+        non-local block on the whole 2C vector (one position; 42.40 M parameters against the published 43.26 M).
+        The AGCN block dropout rate is not given in the paper (its Fig. 3b lists a Dropout layer); 0.1 is our
+        choice."""
+        return cls(rgb_size=112, width=1.0, rgb_stem_kernel=(7, 7, 7), agcn_dropout=0.1, skeleton_streams=("joint",),
+                   nonlocal_positions=1)
 
 
 class RGBStream(nn.Module):
@@ -261,14 +288,35 @@ def set_stage(model: AmfiNet, stage: str) -> AmfiNet:
     return model
 
 
+def gate_reliability(outputs: dict[str, torch.Tensor], target: torch.Tensor, config: AmfiNetConfig) -> torch.Tensor:
+    """r (B, 1): the decision stream's softmax probability of the true class (no gradient)."""
+    logits = outputs[config.decision_modality].detach().float()
+    return logits.softmax(dim=1).gather(1, target.view(-1, 1))
+
+
+def gate_loss(outputs: dict[str, torch.Tensor], target: torch.Tensor, config: AmfiNetConfig) -> torch.Tensor:
+    """L_gate averaged over batch and channels of the gate pre-activation a (B, C), Y' = σ(a):
+    "literal" mean(−log(1 − Y')) (Eq. 20); "reliability" mean(−r log Y' − (1 − r) log(1 − Y')) with
+    r = gate_reliability (equal to Eq. 20 where r = 0)."""
+    logits = outputs["gate_logits"]
+    if config.gate_loss == "literal":
+        return F.softplus(logits).mean()
+    reliability = gate_reliability(outputs, target, config).to(logits.dtype).expand_as(logits)
+    return F.binary_cross_entropy_with_logits(logits, reliability)
+
+
 def loss(outputs: dict[str, torch.Tensor], target: torch.Tensor,
          config: AmfiNetConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """L_total = CE(fused logits) + λ · L_gate, L_gate = mean(−log(1 − Y')) (Eq. 20–21); no gate term for the
-    baseline fusions. Returns (total, detached parts {"fusion", "gate", "total"})."""
+    """L_total = CE(fused logits) + λ · L_gate (Eq. 20–21, L_gate by `config.gate_loss`); no gate term for the
+    baseline fusions. Returns (total, detached parts {"fusion", "gate", "total"} and, for the gate, "gate_value"
+    = mean Y')."""
     fusion = F.cross_entropy(outputs["logits"], target)
-    gate = F.softplus(outputs["gate_logits"]).mean() if "gate_logits" in outputs else fusion.new_zeros(())
+    gate = gate_loss(outputs, target, config) if "gate_logits" in outputs else fusion.new_zeros(())
     total = fusion + config.gate_lambda * gate
-    return total, {"fusion": fusion.detach(), "gate": gate.detach(), "total": total.detach()}
+    parts = {"fusion": fusion.detach(), "gate": gate.detach(), "total": total.detach()}
+    if "gate" in outputs:
+        parts["gate_value"] = outputs["gate"].detach().mean()
+    return total, parts
 
 
 def stream_loss(outputs: dict[str, torch.Tensor], target: torch.Tensor,
@@ -287,6 +335,23 @@ def gate_statistics(gates: torch.Tensor) -> dict[str, float]:
     """Mean and (population) variance of gate values Y' (N, C) collected over a split (paper Sec. 4.3.5)."""
     values = gates.detach().float().flatten()
     return {"gate_mean": values.mean().item(), "gate_var": values.var(unbiased=False).item()}
+
+
+GATE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def gate_summary(sample_gates: np.ndarray) -> dict[str, float]:
+    """(N,) per-sample mean gate values -> {"n", "mean", "q05", "q25", "q50", "q75", "q95"} (N >= 1)."""
+    quantiles = np.quantile(sample_gates, GATE_QUANTILES)
+    return {"n": int(sample_gates.size), "mean": float(sample_gates.mean()),
+            **{f"q{round(100 * q):02d}": float(v) for q, v in zip(GATE_QUANTILES, quantiles)}}
+
+
+def gate_per_class(gates: np.ndarray, target: np.ndarray, names: list[str]) -> dict[str, dict[str, float]]:
+    """gates (N, C) Y' values, target (N,) class indices into names -> {name: gate_summary of the per-sample
+    channel-mean gate of that class's samples}, classes without samples left out."""
+    sample_gates = np.asarray(gates, dtype=np.float64).reshape(len(target), -1).mean(axis=1)
+    return {name: gate_summary(sample_gates[target == k]) for k, name in enumerate(names) if np.any(target == k)}
 
 
 def with_fusion(config: AmfiNetConfig, fusion: str) -> AmfiNetConfig:

@@ -20,6 +20,7 @@ per LSTM step (the second is zeros when absent).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import torch
 from torch import nn
@@ -30,18 +31,18 @@ from har.models.backbones.i3d import InceptionI3d
 from har.models.layers import train_only
 
 PART_NAMES: tuple[str, ...] = tuple(name for name, _ in CROP_PARTS)  # left_hand, right_hand, full_body
-STAGES = ("parts", "pose", "attention", "finetune")
+STAGES = ("parts", "pose", "attention", "finetune", "part_heads")
 
 
 @dataclass(frozen=True)
 class DasAttentionConfig:
-    """Defaults: CPU variant (I3D at 1/8 width with a 3×3×3 stem, 16×32×32 crops); `paper()`: published scale."""
+    """Defaults: CPU variant (I3D at 1/8 width with a 3×3×3 stem, 12-frame windows of 32×32 crops); `paper()`:
+    published scale. The crop size is the part_crops store's (video.crop_size): the I3D reads any size."""
 
     i3d_width: float = 0.125
     i3d_stem_kernel: tuple[int, int, int] = (3, 3, 3)
     i3d_stem_stride: tuple[int, int, int] = (2, 2, 2)
-    clip_frames: int = 16          # crop clip length T the part networks see
-    crop_size: int = 32            # crop height = width
+    clip_frames: int = 12          # crop window length T the part networks see (a window of the stored track)
     persons: int = 2               # skeleton bodies per frame, concatenated in the LSTM input
     joints: int = NUM_JOINTS
     pose_steps: int = 20           # LSTM time steps = equal video segments, one frame each (paper: 20 for NTU)
@@ -52,13 +53,20 @@ class DasAttentionConfig:
     head_dropout: float = 0.5
     lambda_attention: float = 1e-5  # lambda_1 (NTU); 1e-4 for N-UCLA
     lambda_weights: float = 1e-3    # lambda_2
+    # Which W_uv eq. 5's lambda_2 term covers (`regularized_weights`): "all" trainable connection matrices of the
+    # stage (the I3D trunks too, in fine-tuning), "fusion" (attention W_h, W_s + fused classifier), "attention"
+    # (W_h, W_s only)
+    lambda_weights_scope: Literal["all", "fusion", "attention"] = "fusion"
     test_views: int = 5             # sub-sequences averaged at test time
+
+    moved_keys: ClassVar[dict[str, str]] = {
+        "crop_size": "the crop size is the part_crops store's own (video.crop_size); the I3D reads any size",
+    }
 
     @classmethod
     def paper(cls) -> DasAttentionConfig:
         """Full I3D (Carreira & Zisserman) on 64×224×224 crops, 512-unit LSTMs. attention_hidden is our choice."""
-        return cls(i3d_width=1.0, i3d_stem_kernel=(7, 7, 7), clip_frames=64, crop_size=224,
-                   lstm_hidden=512, attention_hidden=512)
+        return cls(i3d_width=1.0, i3d_stem_kernel=(7, 7, 7), clip_frames=64, lstm_hidden=512, attention_hidden=512)
 
 
 class PartNetwork(nn.Module):
@@ -186,9 +194,17 @@ class DasAttentionNet(nn.Module):
             raise ValueError(f"forward_stream({name!r}) needs the part crops (B, 3, 3, T, h, w)")
         return self.parts[name](crops[:, PART_NAMES.index(name)])[1]
 
-    def regularized_weights(self) -> list[nn.Parameter]:
-        """Trainable connection weights W_uv of eq. 5 (conv, linear, LSTM matrices; not biases or batch-norm)."""
-        return [p for n, p in self.named_parameters() if p.requires_grad and p.dim() >= 2 and "bias" not in n]
+    def regularized_weights(self, scope: str | None = None) -> list[nn.Parameter]:
+        """Trainable connection weights W_uv of eq. 5 (conv, linear, LSTM matrices; not biases or batch-norm)
+        within `scope` (default: config.lambda_weights_scope): "all" sub-networks, "fusion" (the attention network
+        and the fused classifier, the layers Algorithm 1 adds on the pretrained networks) or "attention" (W_h, W_s).
+        """
+        scope = self.config.lambda_weights_scope if scope is None else scope
+        prefixes = {"all": ("",), "fusion": ("attention.", "classifier."), "attention": ("attention.",)}
+        if scope not in prefixes:
+            raise ValueError(f"unknown lambda_weights_scope {scope!r}; expected one of {sorted(prefixes)}")
+        return [p for n, p in self.named_parameters()
+                if p.requires_grad and p.dim() >= 2 and "bias" not in n and n.startswith(prefixes[scope])]
 
     def _check_inputs(self, crops: torch.Tensor, skeleton: torch.Tensor) -> None:
         c = self.config
@@ -209,10 +225,13 @@ def configure_stage(model: DasAttentionNet, stage: str) -> DasAttentionNet:
     """Freeze/unfreeze sub-networks (har.models.layers.train_only) for one training stage of Algorithm 1.
 
     parts: the three part networks with their heads; pose: the LSTM with its head; attention: W_h, W_s and the
-    fused classifier; finetune: part trunks + attention + classifier (pose LSTM and part heads frozen).
+    fused classifier; finetune: part trunks + attention + classifier (pose LSTM and part heads frozen);
+    part_heads (after fine-tuning, not in Algorithm 1): the three part classifiers alone, refitted on the
+    fine-tuned trunks so that each part's own accuracy is measured with a head that fits its final trunk.
     """
     trainable = {"parts": {"parts"}, "pose": {"pose"}, "attention": {"attention", "classifier"},
-                 "finetune": {"parts", "attention", "classifier"}}
+                 "finetune": {"parts", "attention", "classifier"},
+                 "part_heads": {f"parts.{name}.head" for name in PART_NAMES}}
     if stage not in trainable:
         raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
     # finetune: eq. 5 has no per-part CE, so the part heads would only shrink under the weight term: frozen
@@ -234,17 +253,21 @@ def loss(outputs: dict[str, torch.Tensor], target: torch.Tensor, config: DasAtte
          model: DasAttentionNet) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Eq. 5 per sample, averaged over the batch like the CE: CE + λ1·Σ_k (1 − α_k)² + λ2·Σ_W ||W||².
 
-    The weight term is the usual squared L2 (Keras `l2`, the paper's framework) over every trainable connection
-    matrix (`model.regularized_weights()`: "the weight matrix connecting layers u and v", all networks);
-    frozen weights are constant during a stage and are left out. Returns (total, detached terms for logging).
+    The weight term is the usual squared L2 (Keras `l2`, the paper's framework) over the trainable connection
+    matrices "connecting layers u and v" in `config.lambda_weights_scope` (`model.regularized_weights`); frozen
+    weights are constant during a stage and are left out. Returns (total, detached terms for logging):
+    "cross_entropy", "attention_penalty" and "weight_penalty" (unweighted) and "attention_term" = λ1·penalty,
+    "weight_term" = λ2·penalty (cross_entropy + attention_term + weight_term = total).
     """
     cross_entropy = F.cross_entropy(outputs["logits"], target)
     attention_term = attention_penalty(outputs["attention"])
-    weights = model.regularized_weights()
+    weights = model.regularized_weights(config.lambda_weights_scope)
     weight_penalty = sum((w.pow(2).sum() for w in weights), cross_entropy.new_zeros(()))
     total = cross_entropy + config.lambda_attention * attention_term + config.lambda_weights * weight_penalty
     parts = {"cross_entropy": cross_entropy.detach(), "attention_penalty": attention_term.detach(),
-             "weight_penalty": weight_penalty.detach()}
+             "weight_penalty": weight_penalty.detach(),
+             "attention_term": config.lambda_attention * attention_term.detach(),
+             "weight_term": config.lambda_weights * weight_penalty.detach()}
     return total, parts
 
 
@@ -263,13 +286,17 @@ def predict_test_views(model: DasAttentionNet, crops: torch.Tensor, skeleton: to
     """Test-time prediction: mean of every output over `views` sub-sequences (paper: 5).
 
     View j takes the LSTM frame at relative position (j + 0.5)/views inside each skeleton segment and the crop
-    window j of `clip_window_starts` (crops (B, 3, 3, T_total, h, w) with T_total ≥ config.clip_frames; a store
-    holding exactly clip_frames crop frames gives the same crops to every view, only the pose samples differ).
+    window j of `clip_window_starts` (crops (B, 3, 3, T_total, h, w) with T_total ≥ config.clip_frames + views − 1,
+    so that the views' crop windows are distinct: the part_crops store must hold more frames than one window).
     """
     if model.training:
         raise ValueError("predict_test_views needs model.eval(): dropout would make the views random")
     views = model.config.test_views if views is None else views
     starts = clip_window_starts(crops.shape[3], model.config.clip_frames, views)
+    if len(set(starts)) < len(starts):
+        raise ValueError(f"{views} test views need distinct crop windows: a crop track of {crops.shape[3]} frames "
+                         f"has only {crops.shape[3] - model.config.clip_frames + 1} windows of "
+                         f"{model.config.clip_frames} frames")
     summed: dict[str, torch.Tensor] = {}
     for j, start in enumerate(starts):
         window = crops[:, :, :, start:start + model.config.clip_frames]

@@ -70,9 +70,9 @@ class STROINetConfig:
     @classmethod
     def paper(cls) -> STROINetConfig:
         """Paper scale: full ST-GCN (64/128/256 channels, 10 units as released, Γ=9, dropout 0.5 — ST-GCN's NTU
-        setting) and full ResNet-18 on 225×225 inputs (Sec. IV-B)."""
+        setting) and full ResNet-18 on 225×225 inputs (Sec. IV-B); Eq. (6)'s squared-error loss (Sec. III-F)."""
         return cls(gcn_widths=(64, 128, 256), gcn_depths=(4, 3, 3), gcn_temporal_kernel=9, gcn_dropout=0.5,
-                   resnet_width=64, resnet_depths=(2, 2, 2, 2), input_size=225)
+                   resnet_width=64, resnet_depths=(2, 2, 2, 2), input_size=225, loss="squared_error")
 
 
 def joint_weights(features: torch.Tensor, present: torch.Tensor,
@@ -185,19 +185,23 @@ def build_stroi_net(config: STROINetConfig, num_classes: int) -> STROINet:
     return STROINet(config, num_classes)
 
 
+def stream_term(logits: torch.Tensor, target: torch.Tensor, config: STROINetConfig) -> torch.Tensor:
+    """One stream's term of Eq. (6) for (B, classes) logits and (B,) labels: "cross_entropy", or "squared_error"
+    — Eq. (6) read literally, (1/N) Σ_i ||softmax(ŷ_i) − onehot(y_i)||²."""
+    if config.loss == "cross_entropy":
+        return F.cross_entropy(logits, target)
+    onehot = F.one_hot(target, logits.shape[1]).to(logits.dtype)
+    return (logits.softmax(dim=1) - onehot).square().sum(dim=1).mean()
+
+
 def loss(outputs: dict[str, torch.Tensor], target: torch.Tensor,
          config: STROINetConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Eq. (6): skeleton-stream term + RGB-stream term, both supervised by the label.
+    """Eq. (6): skeleton-stream term + RGB-stream term (stream_term), both supervised by the label.
 
-    "cross_entropy" (default, how ST-GCN and ResNet are trained) or "squared_error" — Eq. (6) read literally,
-    ||softmax(ŷ) − onehot(y)||² averaged over the batch. A frozen GCN's term carries no gradient.
+    "cross_entropy" (default, how ST-GCN and ResNet are trained) or "squared_error" (the paper profile). The GCN's
+    own training phase (Algorithm 1 step 1) uses the same skeleton term. A frozen GCN's term carries no gradient.
     """
-    def term(logits: torch.Tensor) -> torch.Tensor:
-        if config.loss == "cross_entropy":
-            return F.cross_entropy(logits, target)
-        onehot = F.one_hot(target, logits.shape[1]).to(logits.dtype)
-        return (logits.softmax(dim=1) - onehot).square().sum(dim=1).mean()
-
-    skeleton_term, rgb_term = term(outputs["skeleton"]), term(outputs["rgb"])
+    skeleton_term, rgb_term = stream_term(outputs["skeleton"], target, config), stream_term(outputs["rgb"], target,
+                                                                                             config)
     total = skeleton_term + config.rgb_loss_weight * rgb_term
     return total, {"skeleton": skeleton_term.detach(), "rgb": rgb_term.detach()}

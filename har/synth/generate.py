@@ -68,23 +68,29 @@ def generate_dataset(out_dir, config: SynthConfig, seed: int, settings: ComputeS
     """Write the dataset to out_dir (replacing what is there) and return its manifest."""
     out_dir = Path(out_dir)
     names = [str(n) for n in sample_names(config)]
-    totals = {"frames": 0, "two_person_samples": 0, "samples_with_ghosts": 0, "ghost_tracks": 0,
-              "samples_with_leading_empty": 0, "skeleton_bytes": 0, "video_bytes": 0}
     with atomic_dir(out_dir) as tmp:
-        (tmp / SKELETON_DIR).mkdir()
-        (tmp / RGB_DIR).mkdir()
         tasks = [(name, int(seed), config) for name in names]
-        for name, text, video, stats in map_ordered(_make_sample, tasks, settings, desc="synth",
-                                                    progress=progress):
-            (tmp / SKELETON_DIR / f"{name}.skeleton").write_bytes(text)
-            (tmp / RGB_DIR / f"{name}_rgb.avi").write_bytes(video)
-            totals["frames"] += stats["frames"]
-            totals["two_person_samples"] += int(stats["bodies"] == 2)
-            totals["samples_with_ghosts"] += int(stats["ghosts"] > 0)
-            totals["ghost_tracks"] += stats["ghosts"]
-            totals["samples_with_leading_empty"] += int(stats["leading_empty"] > 0)
-            totals["skeleton_bytes"] += len(text)
-            totals["video_bytes"] += len(video)
+        totals = write_samples(tmp, map_ordered(_make_sample, tasks, settings, desc="synth", progress=progress))
         result = manifest(config, seed, totals)
         write_json(tmp / MANIFEST, result)
     return result
+
+
+def write_samples(tmp: Path, results) -> dict:
+    """Write (name, skeleton bytes, avi bytes or None, stats) results under tmp; return the manifest's stats."""
+    totals = {"frames": 0, "two_person_samples": 0, "samples_with_ghosts": 0, "ghost_tracks": 0,
+              "samples_with_leading_empty": 0, "skeleton_bytes": 0, "video_bytes": 0}
+    (tmp / SKELETON_DIR).mkdir()
+    (tmp / RGB_DIR).mkdir()
+    for name, text, video, stats in results:
+        (tmp / SKELETON_DIR / f"{name}.skeleton").write_bytes(text)
+        if video is not None:
+            (tmp / RGB_DIR / f"{name}_rgb.avi").write_bytes(video)
+            totals["video_bytes"] += len(video)
+        totals["frames"] += stats["frames"]
+        totals["two_person_samples"] += int(stats["bodies"] == 2)
+        totals["samples_with_ghosts"] += int(stats["ghosts"] > 0)
+        totals["ghost_tracks"] += stats["ghosts"]
+        totals["samples_with_leading_empty"] += int(stats["leading_empty"] > 0)
+        totals["skeleton_bytes"] += len(text)
+    return totals

@@ -24,7 +24,7 @@ from har.synth.body import BodyShape, sample_body
 from har.synth.camera import KinectCamera, facing_yaw, rig_camera, sample_rig
 from har.synth.config import SynthConfig
 from har.synth.objects import prop_primitives
-from har.synth.performance import clip_length, family, simulate_performance
+from har.synth.performance import Performance, clip_length, family, simulate_performance
 from har.synth.render import Outfit, compose, layer, person_layers, sample_outfit, write_avi
 from har.synth.scene import apply_gain, frame_gains, render_background, sample_lighting, sample_room
 from har.synth.skeleton import WINDOW_SLACK, Recording, record
@@ -84,13 +84,22 @@ def scene_background(seed: int, setup: int, camera: int, width: int, height: int
     return image
 
 
-def skeleton_recording(family_name: str, bodies: tuple[BodyShape, ...], camera: KinectCamera, replication: int,
-                       streams: SampleStreams, config: SynthConfig) -> Recording:
-    """The Kinect recording of one take of a motion family (the class is deliberately not an input)."""
+def take_performance(family_name: str, bodies: tuple[BodyShape, ...], replication: int, streams: SampleStreams,
+                     config: SynthConfig) -> tuple[int, Performance]:
+    """(recorded frames, performance) of one take: drawn from the take stream only, so the three cameras of a
+    take share it and may compute it once."""
     take = np.random.default_rng(streams.take)
     frames = clip_length(take, family_name, bodies[0], config.min_frames, config.max_frames)
-    performance = simulate_performance(family_name, bodies, frames + WINDOW_SLACK, facing_yaw(replication), take)
-    return record(performance, camera, np.random.default_rng(streams.record), config, frames)
+    return frames, simulate_performance(family_name, bodies, frames + WINDOW_SLACK, facing_yaw(replication), take)
+
+
+def skeleton_recording(family_name: str, bodies: tuple[BodyShape, ...], camera: KinectCamera, replication: int,
+                       streams: SampleStreams, config: SynthConfig,
+                       performance: tuple[int, Performance] | None = None) -> Recording:
+    """The Kinect recording of one take of a motion family (the class is deliberately not an input).
+    `performance`: the take's (frames, performance) when already computed (take_performance)."""
+    frames, take = performance or take_performance(family_name, bodies, replication, streams, config)
+    return record(take, camera, np.random.default_rng(streams.record), config, frames)
 
 
 def video_frames(recording: Recording, camera: KinectCamera, persons: tuple[Person, ...], prop: str | None,
@@ -130,6 +139,31 @@ def synthesize(action: ActionClass, name: SampleName, seed: int, config: SynthCo
             video = handle.read()
     if written != recording.num_frames:
         raise RuntimeError(f"{name}: wrote {written} video frames for {recording.num_frames} skeleton frames")
-    stats = {"frames": recording.num_frames, "bodies": len(recording.performers), "ghosts": recording.ghosts,
-             "leading_empty": recording.leading_empty}
-    return text, video, stats
+    return text, video, recording_stats(recording)
+
+
+def recording_stats(recording: Recording) -> dict:
+    return {"frames": recording.num_frames, "bodies": len(recording.performers), "ghosts": recording.ghosts,
+            "leading_empty": recording.leading_empty}
+
+
+def synthesize_take_skeletons(action: ActionClass, names: tuple[SampleName, ...], seed: int,
+                              config: SynthConfig) -> list[tuple[bytes, dict]]:
+    """(.skeleton bytes, stats) of each name of one take (the cameras of one setup, subject, replication and
+    action), with no video. The performance is computed once for all of them; each file is byte-identical to
+    synthesize()'s for its name."""
+    first = names[0]
+    take = (first.setup, first.subject, first.replication, first.action)
+    if action.action != first.action or any((n.setup, n.subject, n.replication, n.action) != take for n in names):
+        raise ValueError(f"{', '.join(map(str, names))}: not the cameras of one take of A{action.action:03d}")
+    streams = sample_streams(seed, first)
+    bodies = tuple(p.body for p in people(streams)[:family(action.family).persons])
+    performance = take_performance(action.family, bodies, first.replication, streams, config)
+    out = []
+    for name in names:
+        camera = scene_camera(seed, name.setup, name.camera, config.width, config.height)
+        recording = skeleton_recording(action.family, bodies, camera, name.replication, sample_streams(seed, name),
+                                       config, performance)
+        out.append((format_skeleton(recording.num_frames, recording.frame_order).encode("ascii"),
+                    recording_stats(recording)))
+    return out

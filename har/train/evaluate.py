@@ -16,9 +16,11 @@ import torch
 
 from har.io.store import atomic_dir, write_json
 from har.layout import action_name
-from har.train.data import FeatureDataset, SampleCache
+from har.train import distributed
+from har.train.data import FeatureDataset, SampleCache, loader_workers
 from har.train.metrics import classification_metrics, uncertainty
-from har.train.run import load_trained, make_loader, open_inputs, open_live, pick_device
+from har.train.precision import Precision, inference
+from har.train.run import load_trained, make_loader, open_inputs, open_live, pick_device, trained_model_file
 from har.train.spec import ModelSpec
 from har.viz import montage, stick_figure, with_caption, write_png
 
@@ -47,13 +49,16 @@ class EvalOutputs:
     timing: Path  # data/metrics/timing/<model>_eval.json (not deterministic: kept apart)
 
 
-def collect_outputs(spec: ModelSpec, model, loader, device) -> tuple[dict[str, np.ndarray], float]:
-    """Concatenated model outputs over a loader (plus 'target' and 'index') and the pure model seconds."""
+def collect_outputs(spec: ModelSpec, model, loader, device,
+                    precision: Precision | None = None) -> tuple[dict[str, np.ndarray], float]:
+    """Concatenated model outputs over a loader (plus 'target' and 'index') and the pure model seconds; the
+    forward runs under `precision`'s autocast and layout (None: fp32), the outputs are returned as float32."""
     parts: dict[str, list] = {}
     seconds = 0.0
-    with torch.no_grad():
+    with inference(precision):
         for batch in loader:
             batch = {k: v.to(device) for k, v in batch.items()}
+            batch = precision.prepare_batch(batch) if precision is not None else batch
             began = time.perf_counter()
             outputs = spec.predict(model, batch)
             if device.type == "cuda":
@@ -129,18 +134,16 @@ def log_confusion(live, target: np.ndarray, predicted: np.ndarray, classes: np.n
 
 
 def evaluate_model(spec: ModelSpec, config, options: EvaluateOptions, store_paths: dict[str, Path],
-                   model_dir: Path, out: EvalOutputs, summarize=None) -> dict:
+                   model_dir: Path, out: EvalOutputs, summarize=None) -> dict | None:
     """Score the test split; write the metrics JSON, the dvclive metrics and plots (confusion matrix), pictures and
-    timing. Returns the metrics."""
-    device = pick_device(config.device)
-    model, classes = load_trained(spec, config, model_dir, device)
+    timing. Returns the metrics (under DDP: rank 0 writes and returns them, the other ranks return None)."""
+    device = distributed.start(pick_device(config.device))
+    trained_model_file(spec, model_dir)  # a missing model is reported before missing stores
     stores = open_inputs(spec, store_paths)
-    test_index = stores.splits[config.benchmark]["test"]
-    class_of_label = {int(label): k for k, label in enumerate(classes)}
-    dataset = FeatureDataset(stores, test_index, class_of_label, partial(spec.make_inputs, config),
-                             SampleCache(config.cache_mb * 2**20), augment=False)
-    loader = make_loader(dataset, config.eval_batch_size, False, config.seed, config.loader_workers)
-    outputs, seconds = collect_outputs(spec, model, loader, device)
+    outputs, seconds, classes = score_test_split(spec, config, stores, model_dir, device)
+    if not distributed.is_main():
+        distributed.barrier()  # rank 0 writes
+        return None
     target = outputs["target"]
     metrics = {"model": spec.name, "paper": spec.paper, "benchmark": config.benchmark,
                "test_samples": int(len(target)), "classes": int(len(classes)),
@@ -158,9 +161,30 @@ def evaluate_model(spec: ModelSpec, config, options: EvaluateOptions, store_path
     live.end()
     _pictures(stores, outputs, classes, options.pictures, out.pictures)
     timing = {"model": spec.name, "device": str(device), "test_samples": int(len(target)),
+              "processes": distributed.world_size(),
               "sequences_per_second": round(len(target) / max(seconds, 1e-9), 2)}
     write_json(out.timing, timing)
+    distributed.barrier()
     return metrics
+
+
+def score_test_split(spec: ModelSpec, config, stores, model_dir: Path,
+                 device: torch.device) -> tuple[dict[str, np.ndarray], float, np.ndarray]:
+    """(outputs over the test split in its order, model seconds, classes) of the trained model (collect_outputs).
+    Under DDP each rank scores its shard (positions rank, rank + K, ..., no padding) and every rank receives all
+    the outputs, each test sample once; the seconds are the slowest rank's."""
+    model, classes = load_trained(spec, config, model_dir, device)
+    precision = Precision.of(config, device, spec.image_inputs)
+    model = precision.prepare_model(model)
+    test_index = stores.splits[config.benchmark]["test"]
+    class_of_label = {int(label): k for k, label in enumerate(classes)}
+    dataset = FeatureDataset(stores, test_index, class_of_label, partial(spec.make_inputs, config),
+                             SampleCache(config.cache_mb * 2**20), augment=False)
+    loader = make_loader(distributed.shard(dataset), config.eval_batch_size, False, config.seed,
+                         loader_workers(config.loader_workers, device), pin_memory=device.type == "cuda")
+    outputs, seconds = collect_outputs(spec, model, loader, device, precision)
+    seconds = max(distributed.gather_sharded({"s": np.array([seconds])}, distributed.world_size())["s"])
+    return distributed.gather_sharded(outputs, len(dataset)), float(seconds), classes
 
 
 def uncertainty_metrics(spec: ModelSpec, outputs: dict[str, np.ndarray], classes: np.ndarray,

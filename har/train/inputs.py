@@ -79,8 +79,19 @@ class StoreFacts:
         """stores: store name ('heatmaps', 'rgb_clips', ...) -> opened zarr group (anything with `.attrs`)."""
         self.attrs = {name: dict(group.attrs) for name, group in stores.items()}
 
+    def key(self, store: str, producer_key: str) -> str:
+        """`producer_key` ("video.clip_frames", "poses.frames") as the params key of the variant `store` was built
+        from ("video.variants.<name>.clip_frames", "poses.variants.<view>.frames"), as its attrs record it."""
+        section, _, rest = producer_key.partition(".")
+        record = self.attrs.get(store, {}).get("params") or {}
+        variant = record.get("variant") if section != "poses" else (record.get("poses") or {}).get("variant")
+        if not rest or not isinstance(variant, str) or section not in ("skeletons", "heatmaps", "video", "poses"):
+            return producer_key
+        return f"{section}.variants.{variant}.{rest}"
+
     def get(self, store: str, attr: str, producer_key: str):
         """Attr `attr` of `store` (the value its producer's `producer_key` had)."""
+        producer_key = self.key(store, producer_key)
         if store not in self.attrs:
             raise ConfigError(f"{store}.zarr is not among the stores this stage reads ({sorted(self.attrs)})")
         if attr not in self.attrs[store]:
@@ -94,15 +105,17 @@ class StoreFacts:
         stored = self.get(store, attr, producer_key)
         if value > stored if at_most else value != stored:
             relation = "exceeds what" if at_most else "but"
-            raise ConfigError(f"{key}={value} {relation} {store}.zarr was built with {producer_key}={stored}: "
+            raise ConfigError(f"{key}={value} {relation} {store}.zarr was built with "
+                              f"{self.key(store, producer_key)}={stored}: "
                               f"change one of the two keys so they agree, then rerun (dvc repro)")
 
     def require_same(self, attr: str, producer_key: str, first: str, second: str) -> None:
         """Two stores must have been built with the same value of their producers' shared `producer_key`."""
         a, b = self.get(first, attr, producer_key), self.get(second, attr, producer_key)
         if a != b:
-            raise ConfigError(f"{first}.zarr was built with {producer_key}={a} but {second}.zarr with "
-                              f"{producer_key}={b}: rebuild both from the same params (dvc repro)")
+            raise ConfigError(f"{first}.zarr was built with {self.key(first, producer_key)}={a} but {second}.zarr "
+                              f"with {self.key(second, producer_key)}={b}: rebuild both from the same params "
+                              f"(dvc repro)")
 
 
 @dataclass(frozen=True)

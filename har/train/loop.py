@@ -30,8 +30,9 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from har.models.layers import train_mode
-from har.train import checkpoint
+from har.train import checkpoint, distributed
 from har.train.data import make_loader
+from har.train.precision import Precision, optimizer_step
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class PhaseConfig:
     grad_clip: float = 0.0  # max gradient norm (0 = off)
 
 
+# (outputs, target) -> (loss, {term name: float}); the terms' epoch means are logged beside the loss as
+# train_<term> / val_<term> (names must not be "loss" or "count" or start with "acc_")
 LossFn = Callable[[dict, torch.Tensor], tuple[torch.Tensor, dict]]
 ForwardFn = Callable[[nn.Module, dict], dict]
 
@@ -107,6 +110,9 @@ class TrainContext:
     seconds: float = 0.0
     live: Any = None  # a dvclive.Live receiving every history record (None: no logging)
     best: dict = field(default_factory=dict)  # phase name -> {"epoch", "val_acc"} of its best epoch
+    precision: Precision = field(default_factory=Precision)  # autocast dtype and memory layout (default fp32)
+    scaler: Any = None  # the fp16 GradScaler of the phase being trained (None: bf16 or fp32)
+    net: Any = None  # DistributedDataParallel over the phase being trained (har.train.distributed.wrap; None: 1 rank)
 
     def record(self, records: list[dict]) -> None:
         """Append epoch records to the history and log each to dvclive as one step (step = its history index)."""
@@ -161,28 +167,37 @@ def _to_device(batch: dict, device: torch.device) -> dict:
 
 
 def run_epoch(ctx: TrainContext, phase: Phase, optimizer=None) -> dict[str, float]:
-    """One pass over the training (optimizer given) or validation loader; mean loss and accuracies."""
+    """One pass over the training (optimizer given) or validation loader; mean loss and accuracies. The forward
+    and loss run under ctx.precision's autocast, the step through ctx.scaler (fp16 only)."""
     training = optimizer is not None
     loader = ctx.train_loader if training else ctx.val_loader
     train_mode(ctx.model, training)
-    totals: dict[str, float] = {"loss": 0.0}
-    count = 0
-    with torch.set_grad_enabled(training):
-        for batch in loader:
-            batch = _to_device(batch, ctx.device)
-            outputs = phase.forward(ctx.model, batch)
-            loss, _ = phase.loss(outputs, batch["target"])
+    # Under DDP (har.train.distributed): each rank's (loss weight, samples counted) of every step, the totals
+    # summed over the ranks at the end.
+    steps = getattr(loader.batch_sampler, "step_weights", None)
+    steps = steps() if training and steps is not None else None
+    totals: dict[str, float] = {"loss": 0.0, "count": 0.0}
+    with torch.set_grad_enabled(training), ctx.precision.kernels():
+        for step, batch in enumerate(loader):
+            batch = ctx.precision.prepare_batch(_to_device(batch, ctx.device))
+            weight, size = steps[step] if steps is not None else (1.0, batch["target"].shape[0])
+            with ctx.precision.autocast(), distributed.empty_share(size == 0):
+                net = ctx.net if training and ctx.net is not None else None
+                outputs = net(phase.forward, batch) if net is not None else phase.forward(ctx.model, batch)
+                loss, terms = phase.loss(outputs, batch["target"])
             if training:
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if phase.config.grad_clip > 0:
-                    nn.utils.clip_grad_norm_(phase.parameters, phase.config.grad_clip)
-                optimizer.step()
-            size = batch["target"].shape[0]
-            count += size
+                optimizer_step(loss * weight if weight != 1.0 else loss, optimizer, ctx.scaler, phase.parameters,
+                               phase.config.grad_clip)
+            if size == 0:  # a repeated sample (weight 0) on a rank without a share of the last batch
+                continue
+            totals["count"] += size
             totals["loss"] += float(loss.detach()) * size
+            for key, value in terms.items():  # the loss's own terms (e.g. ce, weight_term): their means
+                totals[key] = totals.get(key, 0.0) + float(value) * size
             for key, correct in _accuracies(outputs, batch["target"], phase.metric_keys).items():
                 totals[f"acc_{key}"] = totals.get(f"acc_{key}", 0.0) + correct
+    totals = distributed.sum_over_ranks(totals)
+    count = totals.pop("count")
     return {k: v / max(count, 1) for k, v in totals.items()}
 
 
@@ -215,9 +230,11 @@ def use_batch_size(ctx: TrainContext, size: int, phase_name: str) -> None:
     """Re-batch ctx.train_loader when a phase asks for another mini-batch size (same seeded shuffling)."""
     if size < 1:
         raise ValueError(f"phase {phase_name!r}: batch_size must be at least 1, got {size}")
+    distributed.check_batch_size(size, f"phase {phase_name!r} batch_size")
     loader = ctx.train_loader
-    if loader.batch_size != size:
-        ctx.train_loader = make_loader(loader.dataset, size, True, ctx.seed, loader.num_workers)
+    if getattr(loader.batch_sampler, "batch_size", loader.batch_size) != size:
+        ctx.train_loader = make_loader(loader.dataset, size, True, ctx.seed, loader.num_workers,
+                                       loader.pin_memory)
 
 
 def _reuse_finished(ctx: TrainContext, phase: Phase, paths: dict, fingerprint: str) -> dict | None:
@@ -236,19 +253,33 @@ def _reuse_finished(ctx: TrainContext, phase: Phase, paths: dict, fingerprint: s
     return done
 
 
-def _resume(ctx: TrainContext, phase: Phase, paths: dict, fingerprint: str, optimizer, scheduler) -> tuple:
+def _resume(ctx: TrainContext, phase: Phase, paths: dict, fingerprint: str, optimizer, scheduler,
+            scaler=None) -> tuple:
     """(first epoch, best, history, seconds) of an interrupted run of this phase under `fingerprint`, its weights,
-    optimiser and scheduler state loaded; without one (or with files of another run, which are removed) a fresh
-    start."""
+    optimiser, scheduler (and fp16 grad scaler, when the checkpoint has its state) loaded; without one (or with
+    files of another run, which are removed) a fresh start."""
     state = checkpoint.load_matching(paths["last"], ctx.device, fingerprint)
     if state is not None and checkpoint.load_matching(paths["best"], ctx.device, fingerprint,
                                                       state["best"]["epoch"]) is not None:
         load_phase_weights(ctx.model, state["model"], phase)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if scaler is not None and "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
         return state["epoch"] + 1, state["best"], state["history"], state.get("seconds", 0.0)
-    checkpoint.discard(paths)
+    distributed.barrier()  # every rank has read the files (each resumes from the same ones) before rank 0 removes them
+    if distributed.is_main():
+        checkpoint.discard(paths)
     return 0, {"epoch": -1, "acc": float("-inf")}, [], 0.0
+
+
+RANK_SEED_STRIDE = 1_000_003  # torch's global seed of rank r: that of rank 0 (a single process) + r * this
+
+
+def _save_on_main(path: Path, state: dict) -> None:
+    """Checkpoint `state` from rank 0 only (the ranks hold the same weights)."""
+    if distributed.is_main():
+        checkpoint.save(path, state)
 
 
 def fit(ctx: TrainContext, phase: Phase) -> dict:
@@ -265,14 +296,16 @@ def fit(ctx: TrainContext, phase: Phase) -> dict:
     use_batch_size(ctx, config.batch_size, phase.name)
     optimizer = make_optimizer(phase.parameters, config.optim)
     scheduler = make_scheduler(optimizer, config)
-    start, best, history, seconds = _resume(ctx, phase, paths, fingerprint, optimizer, scheduler)
+    ctx.scaler = scaler = ctx.precision.scaler()  # a fresh one per phase (it tracks this phase's optimizer)
+    start, best, history, seconds = _resume(ctx, phase, paths, fingerprint, optimizer, scheduler, scaler)
+    ctx.net = distributed.wrap(ctx.model, ctx.device)  # after this phase froze its sub-modules and resumed
     ctx.record(history)
     stale = 0 if not history else history[-1]["epoch"] - best["epoch"]
-    bar = tqdm(range(start, config.epochs), desc=phase.name, unit="epoch", disable=not ctx.progress,
-               dynamic_ncols=True)
+    bar = tqdm(range(start, config.epochs), desc=phase.name, unit="epoch",
+               disable=not ctx.progress or not distributed.is_main(), dynamic_ncols=True)
     for epoch in bar:
         began = time.perf_counter()
-        torch.manual_seed(ctx.seed * 1000 + epoch)
+        torch.manual_seed(ctx.seed * 1000 + epoch + RANK_SEED_STRIDE * distributed.rank())  # dropout draws
         # The shuffling order is a function of (seed, epoch) too, not of the loader's history: a run that resumes
         # or reuses finished phases trains exactly like one that ran every phase.
         if ctx.train_loader.generator is not None:
@@ -291,16 +324,20 @@ def fit(ctx: TrainContext, phase: Phase) -> dict:
         seconds += time.perf_counter() - began
         if score > best["acc"]:
             best, stale = {"epoch": epoch, "acc": score}, 0
-            checkpoint.save(paths["best"], {"fingerprint": fingerprint, "phase": phase.name, "epoch": epoch,
+            _save_on_main(paths["best"], {"fingerprint": fingerprint, "phase": phase.name, "epoch": epoch,
                                             "model": ctx.model.state_dict()})
         else:
             stale += 1
         state = _phase_state(ctx, phase, optimizer, scheduler, epoch, best, history)
         state["seconds"] = seconds
-        checkpoint.save(paths["last"], state)
+        if scaler is not None:
+            state["scaler"] = scaler.state_dict()
+        _save_on_main(paths["last"], state)
         bar.set_postfix(loss=f"{train['loss']:.3f}", val=f"{score:.3f}")
         if config.patience and stale >= config.patience:
             break
+    ctx.net = None
+    distributed.barrier()  # rank 0 has written the best checkpoint: every rank loads it
     kept = checkpoint.load_matching(paths["best"], ctx.device, fingerprint, best["epoch"])
     if kept is None:
         raise RuntimeError(f"phase {phase.name!r}: no best checkpoint of this run in {paths['best']} "
@@ -309,8 +346,9 @@ def fit(ctx: TrainContext, phase: Phase) -> dict:
     summary = {"fingerprint": fingerprint, "phase": phase.name, "best_epoch": best["epoch"],
                "best_val_acc": best["acc"], "epochs_run": len(history), "history": history,
                "seconds": seconds}
-    checkpoint.write_done(paths["done"], summary)
     ctx.best[phase.name] = {"epoch": best["epoch"], "val_acc": best["acc"]}
-    paths["last"].unlink(missing_ok=True)
+    if distributed.is_main():
+        checkpoint.write_done(paths["done"], summary)
+        paths["last"].unlink(missing_ok=True)
     ctx.seconds += seconds
     return summary

@@ -17,12 +17,22 @@ from har.train.loop import ForwardFn, TrainContext, default_forward
 class TrainBase:
     """Settings every model's `train_<model>` params section shares."""
     seed: int = 0
+    # The variant of each feature store the model reads (store -> name; params <stage>.variants.<name>): the
+    # pipeline picks the store paths with it (pipeline.paths.feature_stores) and checks it when params load
+    stores: dict[str, str] = dataclasses.field(default_factory=dict)
     benchmark: Literal["xsub", "xview", "xset"] = "xsub"
     val_fraction: float = 0.2  # share of the training SUBJECTS held out for early stopping
     cache_mb: int = 1024  # decoded samples kept in memory (bounded LRU)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    loader_workers: int = 0
+    # DistributedDataParallel processes on this machine (har.train.distributed): above 1, `har-prep train` and
+    # `har-prep evaluate` run themselves under torchrun (gloo on CPU, NCCL on CUDA, one GPU per process)
+    nproc: int = 1
+    loader_workers: int | Literal["auto"] = "auto"  # auto: 0 on the CPU, up to 8 per process on CUDA
     eval_batch_size: int = 32
+    # Mixed precision and memory layout (har.train.precision): auto = bf16 autocast (fp16 + grad scaler where the
+    # GPU lacks bf16) and channels-last convolutions on CUDA, plain fp32 on the CPU
+    amp: Literal["auto", "off", "bf16", "fp16"] = "auto"
+    channels_last: Literal["auto", "on", "off"] = "auto"
 
 
 MakeInputs = Callable[[Any, dict, "np.random.Generator | None"], dict]
@@ -49,6 +59,9 @@ class ModelSpec:
     # ablation.
     # Checked against config_type when the spec is built (at import): a key it does not have raises.
     late_keys: tuple[str, ...] = ()
+    # Channel-first image or clip inputs ((B, C, H, W) or (B, C, T, H, W)) stored channels-last with the model's
+    # convolutions when the train section's channels_last is on (har.train.precision)
+    image_inputs: tuple[str, ...] = ()
     # (config, {input store name: opened zarr group}) -> the config checked against what its stores were built with
     # (frame counts, sizes, persons, ... recorded in their attrs) and bound to what it must read from them (EPAM's
     # heatmap rendering). Called at stage start (pipeline.train); raises har.config.ConfigError naming both keys.

@@ -1,6 +1,7 @@
 """Spatial and temporal normalisation of 3D skeletons (2s-AGCN / PYSKL `PreNormalize3D` semantics).
 
-Spatial: translate so the spine-mid joint of the first actor's first frame is the origin; optionally rotate so the
+Spatial: translate so the spine-mid joint of the first actor's first frame is the origin (or that joint in every
+frame, or no translation: `centre`); optionally rotate so the
 first frame's spine (base -> mid) points along +z and its shoulders (left -> right) along +x. Absent joints
 (all-zero coordinates) stay exactly zero.
 Temporal: resample to T frames — uniform subsampling of longer sequences, zero padding of shorter ones.
@@ -41,16 +42,39 @@ def view_rotation(frame: np.ndarray) -> np.ndarray:
     return rotation.as_matrix()
 
 
-def normalize_skeleton(x: np.ndarray, align_view: bool = False) -> np.ndarray:
+CENTRES = ("first_frame", "per_frame", "none")
+
+
+def centre_points(x: np.ndarray, origin_actor: int, centre: str = "first_frame") -> np.ndarray:
+    """(F, 3) point subtracted from each frame: the origin actor's spine-mid in frame 0 (first_frame), in each
+    frame (per_frame, 2s-AGCN's pre-normalisation; a frame where it is absent reuses the last frame where it is
+    present), or zero (none: raw camera coordinates). x: (M, F, V, 3), the origin actor present in frame 0."""
+    if centre not in CENTRES:
+        raise ValueError(f"centre must be one of {', '.join(CENTRES)}, got {centre!r}")
+    frames = x.shape[1]
+    if centre == "none":
+        return np.zeros((frames, 3), x.dtype)
+    spine = x[origin_actor, :, SPINE_MID]  # (F, 3)
+    if centre == "first_frame":
+        return np.broadcast_to(spine[0], (frames, 3))
+    present = np.any(spine != 0, axis=-1)
+    last = np.maximum.accumulate(np.where(present, np.arange(frames), 0))  # frame 0 is present
+    return spine[last]
+
+
+def normalize_skeleton(x: np.ndarray, align_view: bool = False, centre: str = "first_frame") -> np.ndarray:
     """Centre (and optionally view-align) a skeleton sequence.
 
     x: (M, F, V, 3) float32, zero where a joint or actor is absent; actor 0 present in frame 0 (select_actors
-    guarantees frame 0 has an actor; the first actor present in frame 0 is used). Returns (M, F, V, 3) float32.
+    guarantees frame 0 has an actor; the first actor present in frame 0 is used). centre: see centre_points (the
+    view rotation is the first frame's either way). Returns (M, F, V, 3) float32.
     """
     mask = present_mask(x)
     origin_actor = int(np.argmax(mask[:, 0].any(axis=-1)))
-    reference = x[origin_actor, 0]
-    out = np.where(mask[..., None], x - reference[SPINE_MID], 0.0)
+    if centre == "first_frame":  # the historical path, byte for byte
+        out = np.where(mask[..., None], x - x[origin_actor, 0][SPINE_MID], 0.0)
+    else:
+        out = np.where(mask[..., None], x - centre_points(x, origin_actor, centre)[None, :, None], 0.0)
     if align_view:
         out = np.where(mask[..., None], out @ view_rotation(out[origin_actor, 0]).T, 0.0)
     return out.astype(np.float32)

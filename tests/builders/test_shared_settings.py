@@ -1,9 +1,10 @@
 """Settings several stages share have one home, and what can still disagree fails at stage start.
 
-`denoise` (skeletons, heatmaps, video) and `poses` (heatmaps, video) are single params sections; the stores record
-them in their attrs; a training stage reads EPAM's heatmap sigma from heatmaps.zarr and checks its model's frame
-counts and sizes against the stores, naming both keys when they disagree. Run through the real stage entry points
-(pipeline.skeletons/heatmaps/video/train) on the tiny synthetic set, from a project folder of their own.
+`denoise` (skeletons, heatmaps, video) is a single params section and a pose view (`poses.variants.<name>`) is named
+by the heatmaps and video variants that use it; the stores record them in their attrs; a training stage reads EPAM's
+heatmap sigma from heatmaps.zarr and checks its model's frame counts and sizes against the stores, naming both keys
+when they disagree. Run through the real stage entry points (pipeline.skeletons/heatmaps/video/train) on the tiny
+synthetic set, from a project folder of their own.
 """
 from __future__ import annotations
 
@@ -24,12 +25,14 @@ from har.transforms.sample import uniform_sample_indices
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = yaml.safe_load((ROOT / "params.smoke.yaml").read_text())
+POSES, VIDEO = SMOKE["poses"]["variants"]["default"], SMOKE["video"]["variants"]["default"]
+SIGMA, POSE_FRAMES = "heatmaps.variants.default.sigma", "poses.variants.default.frames"  # dotted params keys
 
 
 def _params(tiny_raw: Path, **changes) -> dict:
     """A project params file: the smoke sections (tiny sizes) on the tiny synthetic set, with dotted changes."""
     params = {name: SMOKE[name] for name in ("denoise", "skeletons", "poses", "heatmaps", "video", "train_epam",
-                                             "train_amfi", "train_das", "train_glimpse", "evaluate")}
+                                             "train_amfi", "train_das", "train_glimpse", "train_stroi", "evaluate")}
     params = yaml.safe_load(yaml.safe_dump(params))  # a deep copy
     params["compute"] = {"scheduler": "synchronous", "block_size": 8}
     params["ingest"] = {"source": str(tiny_raw / "raw")}
@@ -59,7 +62,8 @@ class _Project:
             os.chdir(cwd)
 
     def store(self, name: str):
-        return open_store(self.root / "data" / "features" / f"{name}.zarr")
+        from pipeline.paths import feature_store
+        return open_store(self.root / feature_store(name))
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +85,11 @@ def test_epam_training_heatmaps_follow_heatmaps_sigma(project, monkeypatch):
     from pipeline.train import stage_config
     spec = model_spec("epam")
     before = np.asarray(project.store("heatmaps")["heatmaps"][...])
-    project.run(lambda params: heatmaps.run(params, progress=False), **{"heatmaps.sigma": 1.4})
+    project.run(lambda params: heatmaps.run(params, progress=False), **{SIGMA: 1.4})
     group = project.store("heatmaps")
     assert group.attrs["sigma"] == 1.4 and group.attrs["params"]["heatmaps"]["sigma"] == 1.4
     assert not np.array_equal(np.asarray(group["heatmaps"][...]), before)  # sigma changed the stored maps
-    config = project.run(lambda params: stage_config(spec, params), **{"heatmaps.sigma": 1.4})
+    config = project.run(lambda params: stage_config(spec, params), **{SIGMA: 1.4})
     assert config.heatmaps == HeatmapRendering(sigma=1.4, limbs=False)
     # EPAM's training path with one change: its frame sampling takes the stored (test-mode) frames, so its
     # rendering can be compared with the stored heatmaps frame by frame.
@@ -107,27 +111,22 @@ def test_epam_training_heatmaps_follow_heatmaps_sigma(project, monkeypatch):
 
 def test_model_frames_that_disagree_with_the_store_fail_at_stage_start_naming_both_keys(project):
     from pipeline.train import evaluate, train
-    pose_frames = SMOKE["poses"]["frames"]
+    pose_frames = POSES["frames"]
     changes = {"train_epam.model.pose_frames": 2 * pose_frames}
     expected = rf"train_epam\.model\.pose_frames={2 * pose_frames} but heatmaps\.zarr was built with " \
-               rf"poses\.frames={pose_frames}"
+               rf"poses\.variants\.default\.frames={pose_frames}"
     with pytest.raises(ConfigError, match=expected):
         project.run(lambda params: train("epam", params, progress=False), **changes)
     with pytest.raises(ConfigError, match=expected):
         project.run(lambda params: evaluate("epam", params), **changes)
     assert not (project.root / "data" / "models").exists()  # nothing ran
-    clip_frames = SMOKE["video"]["clip_frames"]
-    with pytest.raises(ConfigError, match=rf"train_amfi\.model\.rgb_frames={clip_frames + 1} but rgb_clips\.zarr "
-                                          rf"was built with video\.clip_frames={clip_frames}"):
-        project.run(lambda params: train("amfi", params, progress=False),
-                    **{"train_amfi.model.rgb_frames": clip_frames + 1})
-    frames = SMOKE["skeletons"]["frames"]
-    with pytest.raises(ConfigError, match=rf"train_amfi\.model\.skeleton_frames={2 * frames} but skeleton\.zarr "
-                                          rf"was built with skeletons\.frames={frames}"):
-        project.run(lambda params: train("amfi", params, progress=False),
-                    **{"train_amfi.model.skeleton_frames": 2 * frames})
-    with pytest.raises(ConfigError, match=r"train_das\.model\.clip_frames=.* exceeds what part_crops\.zarr was "
-                                          r"built with video\.clip_frames="):
+    clip_frames = VIDEO["clip_frames"]
+    # AMFI-Net's frame counts are the stores' own: the old model copies are refused with a pointer to their home.
+    for key, home in (("rgb_frames", r"video\.clip_frames"), ("skeleton_frames", r"skeletons\.frames")):
+        with pytest.raises(ConfigError, match=rf"train_amfi\.model: key '{key}' was removed: .*{home}"):
+            project.run(lambda params: train("amfi", params, progress=False), **{f"train_amfi.model.{key}": 8})
+    with pytest.raises(ConfigError, match=r"train_das\.model\.clip_frames=.* needs a crop track of at least .* "
+                                          r"part_crops\.zarr was built with video\.clip_frames="):
         project.run(lambda params: train("das", params, progress=False),
                     **{"train_das.model.clip_frames": clip_frames + 4})
     with pytest.raises(ConfigError, match=r"train_glimpse\.model\.persons=3 but skeleton\.zarr was built with "
@@ -139,12 +138,13 @@ def test_clips_and_heatmaps_from_different_pose_views_are_refused(project):
     """Both stores read `poses`; built from different values (one stage rerun by hand), EPAM refuses them."""
     from pipeline import heatmaps
     from pipeline.train import stage_config
-    frames = 2 * SMOKE["poses"]["frames"]
-    changes = {"poses.frames": frames, "train_epam.model.pose_frames": frames}
+    frames = 2 * POSES["frames"]
+    changes = {POSE_FRAMES: frames, "train_epam.model.pose_frames": frames}
     try:
         project.run(lambda params: heatmaps.run(params, progress=False), **changes)
-        with pytest.raises(ConfigError, match=rf"rgb_clips\.zarr was built with poses\.frames={frames // 2} but "
-                                              rf"heatmaps\.zarr with poses\.frames={frames}"):
+        with pytest.raises(ConfigError, match=rf"rgb_clips\.zarr was built with poses\.variants\.default\.frames="
+                                              rf"{frames // 2} but heatmaps\.zarr with poses\.variants\.default\."
+                                              rf"frames={frames}"):
             project.run(lambda params: stage_config(model_spec("epam"), params), **changes)
     finally:
         project.run(lambda params: heatmaps.run(params, progress=False))

@@ -21,6 +21,7 @@ from har.builders.poses import Pose2D, PoseOptions, pose_2d
 from har.builders.video import VideoOptions, VideoStageError, VideoStores, build_video
 from har.builders.video_sample import VideoSample, plan_sample, render_sample, video_sample
 from har.io.interim import InterimReader
+from har.io.shards import Kept
 from har.io.store import open_store, read_meta, read_splits
 from har.io.video import RGB_DIR, VideoInfo, open_video, video_path
 from har.layout import CROP_PARTS, STROI_PARTS
@@ -58,8 +59,10 @@ def real(tmp_path_factory):
     item = next(InterimReader(open_store(store)).iter_blocks(1, fields=FIELDS))[0]
     item["video"] = str(video_path(raw, REAL))
     options = VideoOptions()
-    result = video_sample(item, options)
-    assert isinstance(result, VideoSample), result
+    outcome = video_sample(item, options)
+    assert isinstance(outcome, Kept), outcome
+    result = outcome.value
+    assert isinstance(result, VideoSample)
     pose = pose_2d(item, DenoiseConfig(), PoseOptions().box_padding)
     with open_video(item["video"], 103) as video:  # two ST-ROI frames, decoded on their own for comparison
         frames = dict(video.selected(result.plan.stroi_frames[:2]))
@@ -199,18 +202,37 @@ def tiny(tmp_path_factory):
     raw = root / "raw"
     generate_dataset(raw, SynthConfig.tiny(), 3, SYNC, progress=False)
     store = _ingest(raw, root / "data" / "interim" / "skeletons.zarr")
+    every = {"stores": ["rgb_clips", "part_crops", "stroi"], "poses": "default", "hand_scale": 0.3}
     params = {"compute": {"scheduler": "synchronous", "block_size": 5}, "ingest": {"source": str(raw)},
-              "video": {"hand_scale": 0.3}, "denoise": {"max_actors": 2}}
+              "poses": {"variants": {"default": {}}}, "denoise": {"max_actors": 2},
+              # a second variant writing the part crops alone (as a variant made for one model would)
+              "video": {"variants": {"default": every, "crops": {**every, "stores": ["part_crops"]}}}}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     cwd = Path.cwd()
     os.chdir(root)  # stage paths are relative to the project root
     try:
         summary = video.run(Path("params.yaml"), progress=False)
+        crops_only = video.run(Path("params.yaml"), "crops", progress=False)
     finally:
         os.chdir(cwd)
-    out = root / "data" / "features"
-    return {"root": root, "raw": raw, "store": store, "out": out, "summary": summary,
-            "quarantine": root / "data" / "reports" / "video_quarantine.csv"}
+    out = root / "data" / "features" / "video" / "default"
+    return {"root": root, "raw": raw, "store": store, "out": out, "summary": summary, "crops_only": crops_only,
+            "quarantine": root / "data" / "reports" / "video_quarantine" / "default.csv"}
+
+
+def test_a_variant_writes_only_the_stores_it_lists(tiny):
+    """video.variants.crops lists part_crops alone: its folder holds that store only, byte-identical (pixels and
+    per-sample arrays) to the one the three-store variant cuts in the same decode, and it records its variant."""
+    folder = tiny["root"] / "data" / "features" / "video" / "crops"
+    assert tiny["crops_only"] == tiny["summary"]
+    assert sorted(p.name for p in folder.iterdir()) == ["part_crops.zarr"]
+    alone, full = open_store(folder / "part_crops.zarr", "part_crops"), open_store(tiny["out"] / "part_crops.zarr")
+    for name in ("crops", "frame_index", "part_box", "sample"):
+        np.testing.assert_array_equal(alone[name][...], full[name][...])
+    assert alone.attrs["params"]["variant"] == "crops" and full.attrs["params"]["variant"] == "default"
+    assert alone.attrs["params"]["video"]["stores"] == ["part_crops"]
+    assert (tiny["root"] / "data" / "reports" / "video_quarantine" / "crops.csv").read_text().strip() == \
+        "sample,reason"
 
 
 def test_stage_writes_three_aligned_stores(tiny):
@@ -239,20 +261,6 @@ def test_stage_writes_three_aligned_stores(tiny):
     np.testing.assert_array_equal(clips["video_size"][0], [90, 160])  # read from the video, not assumed
     np.testing.assert_array_equal(clips["frame_index"][...], open_store(stores.crops)["frame_index"][...])
     assert tiny["quarantine"].read_text().strip() == "sample,reason"
-
-
-def test_shard_appender_writes_whole_shards_and_trims(tmp_path):
-    import zarr
-
-    from har.builders.video import _ShardAppender
-    from har.io.store import create_sample_array
-    group = zarr.open_group(str(tmp_path / "a.zarr"), mode="w", zarr_format=3)
-    appender = _ShardAppender(create_sample_array(group, "x", 10, (2,), np.uint8, per_shard=3))
-    for i in range(7):
-        appender.append(np.array([i, 2 * i], np.uint8))
-        assert len(appender.pending) == (i + 1) % 3  # flushed exactly when a shard is full
-    appender.finish()
-    np.testing.assert_array_equal(group["x"][...], [[i, 2 * i] for i in range(7)])
 
 
 def _rewrite_shorter(path: Path, drop: int) -> None:
@@ -311,7 +319,8 @@ def test_stage_is_byte_identical_across_runs_and_schedulers(tiny):
     processes = ComputeSettings(scheduler="processes", workers=2, block_size=7)
     options = VideoOptions(hand_scale=0.3)  # what the params file of the fixture's run says
     poses, denoise = PoseOptions(), DenoiseConfig(max_actors=2)
-    record = {"video": as_record(options), "poses": as_record(poses), "denoise": as_record(denoise)}
+    record = {"variant": "default", "video": {"stores": ["rgb_clips", "part_crops", "stroi"], **as_record(options)},
+              "poses": {"variant": "default", **as_record(poses)}, "denoise": as_record(denoise)}
     build_video(tiny["store"], tiny["raw"], _stores(out), out / "video_quarantine.csv", processes, options,
                 poses=poses, denoise=denoise, params=record, progress=False)
     for name in ("rgb_clips.zarr", "part_crops.zarr", "stroi.zarr"):

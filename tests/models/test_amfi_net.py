@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
+import numpy as np
 import pytest
 import torch
 
+from har.config import ConfigError, from_mapping
 from har.layout import NTU_PARENT
 from har.models.amfi_net import (
     FUSIONS,
     AmfiNetConfig,
     build_amfi_net,
+    gate_per_class,
     gate_statistics,
     loss,
     set_stage,
@@ -264,3 +268,84 @@ def test_tiny_overfit_decreases_loss():
         optimizer.step()
         losses.append(total.item())
     assert losses[-1] < 0.8 * losses[0], losses
+
+
+def count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_paper_profile_has_one_agcn_stream_and_the_published_size():
+    # Sec. 3.2 describes one AGCN; Sec. 4.2: "The overall model complexity of this paper is 43.26 M#Params".
+    paper = AmfiNetConfig.paper()
+    assert paper.skeleton_streams == ("joint",)
+    model = build_amfi_net(paper, 60)
+    assert count(model) == pytest.approx(43.26e6, rel=0.03)
+    assert set(model.skeleton.networks) == {"joint"}
+    # Today's two streams (2s-AGCN, the CPU default) would be 6.6 M larger: outside the published size.
+    two_streams = count(model) + count(model.skeleton.networks["joint"]) + count(model.skeleton.heads["joint"])
+    assert two_streams > 1.03 * 43.26e6
+    outputs = model.skeleton(torch.randn(1, 2, 8, 25, 3))
+    assert set(outputs) == {"joint", "skeleton", "skeleton_features"}
+    assert torch.equal(outputs["skeleton"], outputs["joint"])
+
+
+def test_frame_counts_are_not_model_keys():
+    assert not {"rgb_frames", "skeleton_frames"} & {f.name for f in dataclasses.fields(AmfiNetConfig)}
+    with pytest.raises(ConfigError, match=r"key 'skeleton_frames' was removed: .*skeletons\.frames"):
+        from_mapping(AmfiNetConfig, {"skeleton_frames": 32}, "params.yaml:train_amfi.model")
+
+
+def gate_outputs(gate_logits: torch.Tensor, skeleton_logits: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {"logits": torch.zeros(len(gate_logits), 3), "gate_logits": gate_logits, "gate": gate_logits.sigmoid(),
+            "skeleton": skeleton_logits, "rgb": -skeleton_logits}
+
+
+def test_reliability_gate_loss_is_eq20_for_an_unreliable_stream_and_rewards_the_gate_for_a_reliable_one():
+    target = torch.tensor([0, 1])
+    gate_logits = torch.tensor([[0.5, -1.0], [2.0, 0.0]], requires_grad=True)
+    skeleton_logits = torch.tensor([[math.log(3.0), 0.0, 0.0], [0.0, 0.0, 0.0]])  # r = 0.6 and 1/3
+    reliability = torch.tensor([[0.6], [1 / 3]])
+    config = AmfiNetConfig(gate_loss="reliability", gate_lambda=2.0)
+    total, parts = loss(gate_outputs(gate_logits, skeleton_logits), target, config)
+    y = gate_logits.detach().sigmoid()
+    expected = -(reliability * y.log() + (1 - reliability) * (1 - y).log()).mean()
+    torch.testing.assert_close(parts["gate"], expected)
+    torch.testing.assert_close(total, parts["fusion"] + 2.0 * expected)
+    torch.testing.assert_close(parts["gate_value"], y.mean())
+    # A skeleton stream that is certainly wrong (r = 0) gives Eq. 20 exactly, as the literal reading does.
+    wrong = torch.tensor([[-50.0, 50.0, 0.0], [50.0, -50.0, 0.0]])
+    literal = loss(gate_outputs(gate_logits, wrong), target, AmfiNetConfig())[1]["gate"]
+    torch.testing.assert_close(loss(gate_outputs(gate_logits, wrong), target, config)[1]["gate"], literal)
+    torch.testing.assert_close(literal, -(1 - y).log().mean())
+    # A certainly right skeleton stream (r = 1) pulls the gate up (towards the skeleton); Eq. 20 always pulls down.
+    right = -wrong
+    for reading, sign in ((config, -1.0), (AmfiNetConfig(), 1.0)):
+        gate_logits.grad = None
+        loss(gate_outputs(gate_logits, right), target, reading)[0].backward()
+        assert torch.all(torch.sign(gate_logits.grad) == sign), reading.gate_loss
+    with pytest.raises(ValueError, match="gate_loss"):
+        AmfiNetConfig(gate_loss="inverse")
+
+
+def test_rgb_decision_modality_takes_its_reliability_from_the_rgb_stream():
+    target = torch.tensor([0])
+    gate_logits = torch.zeros(1, 2)
+    skeleton_logits = torch.tensor([[50.0, -50.0, 0.0]])  # skeleton right, so rgb = −skeleton is wrong (r = 0)
+    config = AmfiNetConfig(gate_loss="reliability", decision_modality="rgb")
+    gate = loss(gate_outputs(gate_logits, skeleton_logits), target, config)[1]["gate"]
+    torch.testing.assert_close(gate, torch.tensor(math.log(2.0)))  # −log(1 − 0.5)
+
+
+def test_gate_distribution_is_reported_per_class():
+    from har.train.recipes.amfi import summarize
+    gates = np.array([[0.1, 0.3], [0.3, 0.5], [0.9, 0.9], [0.5, 0.7], [0.8, 1.0]])  # sample means .2 .4 .9 .6 .9
+    target = np.array([0, 0, 1, 0, 1])
+    rows = gate_per_class(gates, target, ["A001", "A002", "A003"])
+    assert set(rows) == {"A001", "A002"}  # A003 has no test sample
+    assert rows["A001"]["n"] == 3 and rows["A001"]["mean"] == pytest.approx(0.4)
+    assert rows["A001"]["q50"] == pytest.approx(0.4) and rows["A001"]["q05"] == pytest.approx(0.22)
+    assert rows["A002"]["q95"] == pytest.approx(0.9) and rows["A002"]["q25"] == pytest.approx(0.9)
+    metrics = summarize({"gate": gates.astype(np.float32), "target": target}, np.array([0, 1, 2]))
+    assert metrics["gate_per_class"]["A002"]["mean"] == pytest.approx(0.9)
+    assert metrics["gate_quantiles"]["q50"] == pytest.approx(0.6)
+    assert metrics["gate_mean"] == pytest.approx(gates.mean(), abs=1e-6)

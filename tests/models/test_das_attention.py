@@ -26,7 +26,8 @@ from har.models.das_attention import (
 from har.models.layers import restore_frozen_eval
 
 # Tiny variant so every test runs in about a second on 2 cores; the architecture is the default one.
-TINY = DasAttentionConfig(clip_frames=8, crop_size=16, pose_steps=4, lstm_hidden=16, attention_hidden=8)
+TINY = DasAttentionConfig(clip_frames=8, pose_steps=4, lstm_hidden=16, attention_hidden=8)
+CROP = 16  # crop side: the store's, the model reads any size
 CLASSES = 4
 
 
@@ -34,7 +35,7 @@ def make_batch(seed: int, batch: int = 4, frames: int = 12) -> tuple[torch.Tenso
     """Crops (B, 3, 3, 8, 16, 16) where only the full body tells the class, skeleton (B, 2, frames, 25, 3)."""
     generator = torch.Generator().manual_seed(seed)
     target = torch.arange(batch) % CLASSES
-    crops = torch.randn(batch, 3, 3, TINY.clip_frames, TINY.crop_size, TINY.crop_size, generator=generator)
+    crops = torch.randn(batch, 3, 3, TINY.clip_frames, CROP, CROP, generator=generator)
     crops[:, PART_NAMES.index("full_body")] += (target.float() - 1.5)[:, None, None, None, None] * 1.5
     skeleton = torch.randn(batch, 2, frames, 25, 3, generator=generator)
     return crops, skeleton, target
@@ -204,7 +205,7 @@ def test_test_views_average_five_sub_sequences():
 
 
 def test_loss_terms_and_input_checks():
-    model = tiny_model()
+    model = tiny_model(lambda_weights_scope="all")
     crops, skeleton, target = make_batch(6)
     outputs = model(crops, skeleton)
     total, terms = loss(outputs, target, model.config, model)
@@ -213,6 +214,8 @@ def test_loss_terms_and_input_checks():
     assert torch.isclose(terms["weight_penalty"], weights)
     expected = terms["cross_entropy"] + 1e-5 * terms["attention_penalty"] + 1e-3 * terms["weight_penalty"]
     assert torch.isclose(total.detach(), expected)
+    # the weighted terms are logged too, and add up to the loss
+    assert torch.isclose(terms["cross_entropy"] + terms["attention_term"] + terms["weight_term"], total.detach())
     with pytest.raises(ValueError, match="crops must be"):
         model(crops[:, :2], skeleton)
     with pytest.raises(ValueError, match="skeleton must be"):
@@ -239,4 +242,60 @@ def test_i3d_feature_map_sizes_and_paper_parameter_count():
     assert paper.out_channels == 1024
     assert abs(sum(p.numel() for p in paper.parameters()) - 12.0e6) / 12.0e6 < 0.05
     config = DasAttentionConfig.paper()
-    assert (config.clip_frames, config.crop_size, config.lstm_hidden, config.pose_steps) == (64, 224, 512, 20)
+    assert (config.clip_frames, config.lstm_hidden, config.pose_steps) == (64, 512, 20)
+
+
+def test_weight_term_scope_is_a_parameter():
+    """Eq. 5's lambda_2 ||W_uv||^2: "all" trainable matrices (the I3D trunks too, in fine-tuning), "fusion"
+    (attention network + fused classifier, the default) or "attention" (W_h, W_s)."""
+    assert DasAttentionConfig().lambda_weights_scope == "fusion"
+    model = tiny_model()
+    configure_stage(model, "finetune")
+    named = {id(p): n for n, p in model.named_parameters()}
+    chosen = {scope: sorted(named[id(p)] for p in model.regularized_weights(scope))
+              for scope in ("all", "fusion", "attention")}
+    assert chosen["attention"] == ["attention.hidden.weight", "attention.score.weight"]
+    assert chosen["fusion"] == ["attention.hidden.weight", "attention.score.weight", "classifier.1.weight"]
+    assert any(n.startswith("parts.full_body.backbone.") for n in chosen["all"])
+    assert not any(n.startswith(("pose.", "parts.left_hand.head")) for n in chosen["all"])  # frozen: left out
+    crops, skeleton, target = make_batch(7)
+    outputs = model(crops, skeleton)
+    penalties = {scope: loss(outputs, target, dataclasses.replace(model.config, lambda_weights_scope=scope),
+                             model)[1]["weight_penalty"] for scope in chosen}
+    expected = {scope: sum(float(dict(model.named_parameters())[n].detach().pow(2).sum()) for n in names)
+                for scope, names in chosen.items()}
+    for scope in chosen:
+        assert math.isclose(float(penalties[scope]), expected[scope], rel_tol=1e-5)
+    assert penalties["all"] > 5 * penalties["fusion"]
+    with pytest.raises(ValueError, match="lambda_weights_scope"):
+        model.regularized_weights("trunks")
+
+
+def test_test_views_need_distinct_crop_windows():
+    model = tiny_model().eval()
+    crops, skeleton, _ = make_batch(8, batch=2)
+    # a track of exactly one window: the 5 views would all see the same crops
+    with pytest.raises(ValueError, match="distinct crop windows"):
+        predict_test_views(model, crops, skeleton)
+    assert predict_test_views(model, crops, skeleton, views=1)["logits"].shape == (2, CLASSES)
+    for total in (12, 13, 16, 40):
+        starts = clip_window_starts(total, 8, 5)
+        assert len(set(starts)) == 5 and starts[0] == 0 and starts[-1] == total - 8
+
+
+def test_part_heads_stage_trains_the_part_classifiers_alone():
+    model = tiny_model()
+    configure_stage(model, "part_heads")
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all(n.startswith(tuple(f"parts.{k}.head." for k in PART_NAMES)) for n in trainable)
+    assert len(trainable) == 2 * len(PART_NAMES)  # weight and bias of each part's Linear
+    model.train()
+    restore_frozen_eval(model)
+    assert all(not part.backbone.training for part in model.parts.values())  # batch-norm statistics fixed
+
+
+def test_crop_size_is_no_longer_a_model_key():
+    from har.config import ConfigError, from_mapping
+    assert "crop_size" not in {f.name for f in dataclasses.fields(DasAttentionConfig)}
+    with pytest.raises(ConfigError, match="crop_size.*video.crop_size"):
+        from_mapping(DasAttentionConfig, {"crop_size": 32}, "params.yaml:train_das.model")

@@ -220,3 +220,15 @@ def test_tiny_overfit_decreases_loss():
         optimizer.step()
         losses.append(total.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_paper_profile_trains_both_streams_on_eq6_squared_error_including_the_gcn_phase():
+    from har.train.recipes.stroi import SPEC, gcn_objective
+    assert STROINetConfig.paper().loss == "squared_error" and STROINetConfig().loss == "cross_entropy"
+    logits, target = torch.tensor([[0.0, 0.0], [math.log(3.0), 0.0]]), torch.tensor([0, 1])
+    squared, _ = gcn_objective({"logits": logits}, target, STROINetConfig(loss="squared_error"))
+    torch.testing.assert_close(squared, torch.tensor((0.5 + 1.125) / 2))  # 0.5² + 0.5²; 0.75² + (0.25 − 1)²
+    entropy, _ = gcn_objective({"logits": logits}, target, STROINetConfig())
+    torch.testing.assert_close(entropy, torch.nn.functional.cross_entropy(logits, target))
+    # The GCN phase depends on model.loss, so its finished checkpoint must not be reused across losses.
+    assert "model.loss" not in SPEC.late_keys

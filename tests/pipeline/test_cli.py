@@ -9,9 +9,9 @@ import yaml
 from typer.testing import CliRunner
 
 from har.config import ConfigError
+from pipeline import skeletons as skeletons_stage
 from pipeline.cli import app
-from pipeline.params import load_params, section
-from pipeline.skeletons import SkeletonOptions
+from pipeline.params import load_params
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "ntu-samples" / "S001C001P001R001A001.skeleton"
@@ -29,10 +29,10 @@ def test_every_command_has_help(command):
 
 def test_unknown_keys_and_sections_are_named(tmp_path):
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["skeletons"]["frmes"] = 3
+    params["skeletons"]["variants"]["default"]["frmes"] = 3
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    with pytest.raises(ConfigError, match="skeletons: unknown key 'frmes'"):
-        section(SkeletonOptions, "skeletons", tmp_path / "params.yaml")
+    with pytest.raises(ConfigError, match="skeletons.variants.default: unknown key 'frmes'"):
+        skeletons_stage.run(tmp_path / "params.yaml", "default", progress=False)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["train_glimse"] = {}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
@@ -57,7 +57,7 @@ def test_skeleton_path_from_synthetic_data_to_predict(tmp_path, monkeypatch):
     lines = result.output.splitlines()
     assert sum(1 for line in lines if line.strip()[:2] in {f"{k}." for k in range(1, 6)}) == 4  # tiny: 4 classes
     assert "sequences/s" in lines[-1]
-    result = runner.invoke(app, ["inspect", "data/features/skeleton.zarr"])
+    result = runner.invoke(app, ["inspect", "data/features/skeleton/default.zarr"])
     assert result.exit_code == 0 and "x " in result.output
     (tmp_path / "bad.skeleton").write_text("2\r\n1\r\n")
     result = runner.invoke(app, ["predict", "bad.skeleton"])

@@ -42,7 +42,7 @@ def workdir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("cli_errors")
     params = yaml.safe_load((ROOT / "params.smoke.yaml").read_text())
     params["ingest"].update(source="raw", fail_fast=True)
-    params["video"]["fail_fast"] = True
+    params["video"]["variants"]["default"]["fail_fast"] = True
     params["compute"]["scheduler"] = "synchronous"
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     (root / "raw" / "nturgb+d_skeletons").mkdir(parents=True)
@@ -53,7 +53,7 @@ def workdir(tmp_path_factory) -> Path:
 def test_missing_store_before_ingest_and_missing_inspect_target(workdir):
     assert_one_line(har_prep(workdir, "skeletons"), "data/interim/skeletons.zarr", "no zarr store")
     assert_one_line(har_prep(workdir, "inspect", "missing.zarr"), "missing.zarr")
-    assert_one_line(har_prep(workdir, "show", "stroi", NAME), "data/features/stroi.zarr")
+    assert_one_line(har_prep(workdir, "show", "stroi", NAME), "data/features/video/default/stroi.zarr")
 
 
 def test_unknown_model_and_missing_trained_model(workdir):
@@ -65,7 +65,7 @@ def test_unknown_model_and_missing_trained_model(workdir):
 
 def test_unknown_params_key(workdir, tmp_path):
     params = yaml.safe_load((workdir / "params.yaml").read_text())
-    params["skeletons"]["frmes"] = 3
+    params["skeletons"]["variants"]["default"]["frmes"] = 3
     (tmp_path / "typo.yaml").write_text(yaml.safe_dump(params))
     assert_one_line(har_prep(workdir, "skeletons", "--params", str(tmp_path / "typo.yaml")), "typo.yaml",
                     "skeletons", "'frmes'")

@@ -76,7 +76,7 @@ def test_video_stage_finds_the_videos_through_the_source_ingest_recorded(in_proj
     interim = open_store(paths.INTERIM_SKELETONS)
     assert interim.attrs["source"] == SOURCE and "source" not in interim.attrs["params"]
     assert str(in_project) not in (paths.INTERIM_SKELETONS / "zarr.json").read_text()  # as given: relative
-    clips = open_store(paths.RGB_CLIPS)
+    clips = open_store(paths.feature_store("rgb_clips"))
     assert clips["clips"].shape[0] == interim["num_frames"].shape[0] == 24
 
 
@@ -86,7 +86,7 @@ def _sample_files(name: str) -> tuple[Path, Path]:
 
 
 def _stored(spec, name: str) -> dict:
-    stores = FeatureStores.open({store: paths.FEATURE_STORES[store] for store in spec.inputs})
+    stores = FeatureStores.open({store: paths.feature_store(store) for store in spec.inputs})
     return stores.read(int(np.flatnonzero(stores.meta["sample"] == name)[0]))
 
 
@@ -104,11 +104,11 @@ def _assert_same_arrays(computed: dict, stored: dict) -> None:
 def test_predict_computes_exactly_the_stored_inputs_of_a_sample(in_project, name):
     spec = model_spec(name)
     params = load_params()
-    settings = predict.stage_settings(Path("params.yaml"), params)
+    _, _, config, _ = predict.load_model(spec, Path("params.yaml"), params, paths.MODELS / name)
+    settings = predict.stage_settings(Path("params.yaml"), params, spec, config)
     skeleton_file, video_file = _sample_files(SAMPLE)
     stored = _stored(spec, SAMPLE)
     _assert_same_arrays(sample_arrays(skeleton_file, spec.inputs, settings, video_file), stored)
-    _, _, config, _ = predict.load_model(spec, Path("params.yaml"), params, paths.MODELS / name)
     timings = {}
     batch = predict.prepare(spec, config, settings, skeleton_file, video_file, timings)
     expected = torch.utils.data.default_collate([spec.make_inputs(config, stored, None)])
@@ -138,16 +138,18 @@ def test_missing_video_model_and_disagreeing_params_are_named(in_project):
     with pytest.raises(FileNotFoundError, match=r"`dvc pull train_das` or build it with `dvc repro train_das`"):
         predict.run(skeleton_file, "das", Path("nowhere"), Path("params.yaml"), 1, video_file)
     params = load_params()
-    params["video"]["crop_size"] = 24
+    params["video"]["variants"]["default"]["crop_size"] = 24
     Path("changed.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(ConfigError, match=r"video.crop_size=24 but part_crops.zarr.*video.crop_size=16"):
         predict.run(skeleton_file, "das", None, Path("changed.yaml"), 1, video_file)
-    shutil.move(paths.STROI, "stroi.moved")
+    stroi = paths.feature_store("stroi")
+    shutil.move(stroi, "stroi.moved")
     try:
-        with pytest.raises(FileNotFoundError, match=r"stroi.zarr: missing.*`dvc pull video` or `dvc repro video`"):
+        with pytest.raises(FileNotFoundError, match=r"stroi.zarr: missing.*`dvc pull video@default` or "
+                                                    r"`dvc repro video@default`"):
             predict.run(skeleton_file, "stroi", None, Path("params.yaml"), 1, video_file)
     finally:
-        shutil.move("stroi.moved", paths.STROI)
+        shutil.move("stroi.moved", stroi)
 
 
 def test_real_1080p_sample_is_preprocessed_as_the_stages_build_it(in_project, tmp_path):
@@ -161,7 +163,9 @@ def test_real_1080p_sample_is_preprocessed_as_the_stages_build_it(in_project, tm
     for folder, file in (("nturgb+d_skeletons", f"{REAL}.skeleton"), ("nturgb+d_rgb", f"{REAL}_rgb.avi")):
         (raw / folder).mkdir(parents=True)
         (raw / folder / file).symlink_to(SAMPLES / file)
-    settings = predict.stage_settings(Path("params.yaml"), load_params())
+    params, spec = load_params(), model_spec("stroi")
+    config = predict.section(spec.config_type, "train_stroi", Path("params.yaml"), params)
+    settings = predict.stage_settings(Path("params.yaml"), params, spec, config)
     sync = ComputeSettings(scheduler="synchronous", block_size=1)
     ingest_raw(raw, tmp_path / "interim.zarr", tmp_path / "q.csv", sync, progress=False)
     build_skeletons(tmp_path / "interim.zarr", tmp_path / "skeleton.zarr", tmp_path / "q.csv", sync,

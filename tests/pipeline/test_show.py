@@ -80,7 +80,7 @@ def test_show_stroi_reads_the_given_store_and_draws_the_grid(tmp_path, monkeypat
         assert np.array_equal(picture[:grid.shape[0]], grid)  # the framed grid, then the caption band
         assert picture.shape[0] > grid.shape[0] and (picture[grid.shape[0]:] != 255).any()
     result = CliRunner().invoke(app, ["show", "stroi", NAMES[0]])
-    assert result.exit_code == 1 and "error: data/features/stroi.zarr: no zarr store" in result.output
+    assert result.exit_code == 1 and "error: data/features/video/default/stroi.zarr: no zarr store" in result.output
 
 
 @pytest.mark.parametrize("kind", ["heatmaps", "clips", "crops"])

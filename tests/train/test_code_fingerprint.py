@@ -168,3 +168,22 @@ def test_fingerprint_covers_loaded_code_and_library_versions(tmp_path, monkeypat
     # the late keys are ignored by the stream fingerprint, the code is not
     assert fingerprint(SPEC, config, stores, ignore=("fit",)) != fingerprint(SPEC, config, stores, ignore=("fit",),
                                                                              code="other code")
+
+
+def test_fingerprint_covers_the_bytes_of_the_init_checkpoint_file(tmp_path):
+    """DVC sees only the init_checkpoint path: new weights at the same path must not reuse old checkpoints."""
+    from har.train.data import FeatureStores
+    from har.train.recipes.stroi import SPEC, StroiTrain
+    from har.train.run import fingerprint
+
+    stores = FeatureStores.open({"skeleton": make_skeleton_store(tmp_path / "skeleton.zarr")})
+    weights = tmp_path / "resnet18.pth"
+    torch.save({"conv1.weight": torch.zeros(2)}, weights)
+    config = StroiTrain(init_checkpoint=str(weights))
+    first = fingerprint(SPEC, config, stores, code="c")
+    torch.save({"conv1.weight": torch.ones(2)}, weights)
+    assert fingerprint(SPEC, config, stores, code="c") != first
+    # the stream phase (ST-GCN) does not read the file: its fingerprint ignores it with the late key
+    stream = fingerprint(SPEC, config, stores, ignore=SPEC.late_keys, code="c")
+    torch.save({"conv1.weight": torch.zeros(2)}, weights)
+    assert fingerprint(SPEC, config, stores, ignore=SPEC.late_keys, code="c") == stream

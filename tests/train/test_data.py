@@ -1,11 +1,15 @@
-"""Feature stores as datasets: joining by sample name, validation carved by subject, cached block reads."""
+"""Feature stores as datasets: joining by sample name, validation carved by subject, cached reads, seeded
+permutations per epoch, reads in forked DataLoader workers."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
+import zarr
 
+from har.io.sample_read import ShardSampleReader
 from har.io.store import atomic_store, create_sample_array, stamp, write_array, write_meta, write_splits
-from har.train.data import FeatureDataset, FeatureStores, SampleCache, carve_validation
+from har.train.data import FeatureDataset, FeatureStores, SampleCache, carve_validation, make_loader
 
 
 def make_store(path, names, values, name="x", extra_length=False):
@@ -60,8 +64,7 @@ def test_dataset_augments_reproducibly_per_epoch_and_caches_within_a_bound(tmp_p
         return {"x": arrays["x"] + noise}
 
     cache = SampleCache(max_bytes=3 * 8)  # three samples of two float32
-    dataset = FeatureDataset(stores, np.arange(8), {0: 0, 1: 1}, make_inputs, cache, augment=True, seed=1,
-                             read_block=4)
+    dataset = FeatureDataset(stores, np.arange(8), {0: 0, 1: 1}, make_inputs, cache, augment=True, seed=1)
     first = dataset[5]["x"].clone()
     assert cache.bytes <= 24
     assert dataset[5]["x"].equal(first)
@@ -80,3 +83,54 @@ def test_fingerprint_ignores_only_the_late_keys():
     config = {"seed": 0, "fuse": {"epochs": 6}, "model": {"fusion": "amfi", "width": 0.125}}
     assert without_keys(config, ("fuse", "model.fusion")) == {"seed": 0, "model": {"width": 0.125}}
     assert without_keys(config, ()) == config
+
+
+def raw_x(arrays, rng):
+    return {"x": arrays["x"]}
+
+
+def test_loader_draws_a_full_seeded_permutation_every_epoch(tmp_path):
+    make_store(tmp_path / "skeleton.zarr", NAMES, [[i, i] for i in range(8)])
+    stores = FeatureStores.open({"skeleton": tmp_path / "skeleton.zarr"})
+
+    def epochs(seed):
+        dataset = FeatureDataset(stores, np.arange(8), {0: 0, 1: 1}, raw_x, SampleCache(0), augment=True)
+        loader = make_loader(dataset, 3, True, seed, 0)
+        return [torch.cat([batch["index"] for batch in loader]).tolist() for _ in range(4)]
+
+    orders = epochs(seed=5)
+    assert all(sorted(order) == list(range(8)) for order in orders)  # every sample once per epoch
+    assert len({tuple(order) for order in orders}) > 1  # a new permutation each epoch
+    assert epochs(seed=5) == orders and epochs(seed=6) != orders
+
+
+def test_forked_workers_read_the_bytes_zarr_python_reads(tmp_path):
+    names = [f"S001C001P{p:03d}R001A{a:03d}" for p in (1, 2, 3, 4, 5) for a in (1, 2, 3, 4)]
+    values = np.random.default_rng(0).normal(size=(20, 2)).astype(np.float32)
+    values[[3, 11]] = 0  # the fill value: zarr leaves these chunks out of their shards
+    make_store(tmp_path / "skeleton.zarr", names, values)
+    stores = FeatureStores.open({"skeleton": tmp_path / "skeleton.zarr"})
+    assert isinstance(stores.arrays["skeleton"]["x"], ShardSampleReader)
+    stores.read(0)  # the parent has open shard files and cached indices before the workers fork
+    dataset = FeatureDataset(stores, np.arange(20), {k: k for k in range(4)}, raw_x, SampleCache(0), augment=False)
+    batches = list(make_loader(dataset, 4, True, 0, 2))
+    expected = np.asarray(zarr.open_group(str(tmp_path / "skeleton.zarr"), mode="r")["x"][...])
+    seen = torch.cat([b["index"] for b in batches]).numpy()
+    assert sorted(seen) == list(range(20))
+    assert np.array_equal(torch.cat([b["x"] for b in batches]).numpy(), expected[seen])
+
+
+def test_loader_workers_auto_uses_workers_only_on_cuda(monkeypatch):
+    import os
+
+    import torch
+
+    from har.train.data import loader_workers, make_loader
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert loader_workers("auto", torch.device("cpu")) == 0
+    assert loader_workers("auto", torch.device("cuda", 0)) == 8
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert loader_workers("auto", torch.device("cuda", 0)) == 1
+    assert loader_workers(3, torch.device("cpu")) == 3
+    loader = make_loader(list(range(10)), 4, True, 0, 0, pin_memory=True)
+    assert loader.pin_memory

@@ -326,3 +326,33 @@ def test_train_only_freezes_everything_else_and_names_are_checked(tmp_path):
     with pytest.raises(KeyError, match="no sub-module"):
         train_only(ctx.model, ["bdy"])
 
+
+
+def test_history_carries_the_mean_of_each_loss_term(tmp_path):
+    """Each term a loss returns (here cross_entropy_on's "ce", and a constant) is averaged over the epoch's samples
+    and recorded beside the loss as train_<term> / val_<term>, so dvclive logs every term's size."""
+    ctx = context(tmp_path)
+    base = cross_entropy_on()
+
+    def with_terms(outputs, target):
+        value, terms = base(outputs, target)
+        return value + 0.5, {**terms, "constant": 0.5}
+
+    fit(ctx, Phase("terms", PhaseConfig(epochs=2, batch_size=16, optim=OptimConfig("adam", lr=0.05)),
+                   list(ctx.model.parameters()), with_terms))
+    for record in ctx.history:
+        for split in ("train", "val"):
+            assert record[f"{split}_constant"] == pytest.approx(0.5)
+            assert record[f"{split}_ce"] + 0.5 == pytest.approx(record[f"{split}_loss"], abs=1e-5)
+    logged = []
+
+    class Live:
+        step = 0
+
+        def log_metric(self, name, value):
+            logged.append(name)
+
+        def next_step(self):
+            pass
+    loop.log_epoch(Live(), 0, ctx.history[0])
+    assert {"terms/train/ce", "terms/val/ce", "terms/train/constant"} <= set(logged)

@@ -77,3 +77,29 @@ def test_temporal_resize_subsamples_or_pads():
     long, length = temporal_resize(x, 32)
     assert length == 32 and long[0, 0, 0, 0] == 1 and long[0, -1, 0, 0] == 50
     assert np.all(np.diff(long[0, :, 0, 0]) > 0)
+
+
+def test_per_frame_centre_puts_each_frames_spine_mid_at_the_origin_and_fills_gaps_forward():
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 1, (2, 6, 25, 3)).astype(np.float32)
+    x[0, 3, SPINE_MID] = 0  # the origin actor's spine-mid is missing in frame 3: frame 2's is used
+    x[1, 4:] = 0  # an absent actor stays zero
+    out = normalize_skeleton(x, centre="per_frame")
+    for frame in (0, 1, 2, 4, 5):
+        np.testing.assert_allclose(out[0, frame, SPINE_MID], 0, atol=1e-6)
+    np.testing.assert_allclose(out[0, 3, 0], x[0, 3, 0] - x[0, 2, SPINE_MID], atol=1e-5)
+    np.testing.assert_allclose(out[1, 1], x[1, 1] - x[0, 1, SPINE_MID], atol=1e-5)  # the origin actor's centre
+    assert np.all(out[1, 4:] == 0) and np.all(out[0, 3, SPINE_MID] == 0)
+    # differs from first-frame centring wherever the body moves
+    assert not np.allclose(out[0, 5], normalize_skeleton(x)[0, 5])
+
+
+def test_no_centre_keeps_raw_coordinates_and_view_alignment_still_applies():
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 1, (1, 4, 25, 3)).astype(np.float32)
+    np.testing.assert_array_equal(normalize_skeleton(x, centre="none"), x)
+    aligned = normalize_skeleton(x, align_view=True, centre="per_frame")
+    spine = aligned[0, 0, SPINE_MID] - aligned[0, 0, SPINE_BASE]
+    np.testing.assert_allclose(spine / np.linalg.norm(spine), [0, 0, 1], atol=1e-5)
+    with pytest.raises(ValueError, match="centre must be one of"):
+        normalize_skeleton(x, centre="middle")

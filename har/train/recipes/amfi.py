@@ -15,7 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from har.models.amfi_net import AmfiNetConfig, build_amfi_net, gate_statistics, set_stage, stream_loss
+from har.models.amfi_net import (
+    AmfiNetConfig,
+    build_amfi_net,
+    gate_per_class,
+    gate_statistics,
+    gate_summary,
+    set_stage,
+    stream_loss,
+)
 from har.models.amfi_net import loss as amfi_loss
 from har.train.inputs import StoreFacts, channels_first_clip, min_max, resize_clip, rotate_flip_scale
 from har.train.loop import OptimConfig, Phase, PhaseConfig, TrainContext, fit
@@ -57,11 +65,11 @@ def amfi_inputs(config: AmfiTrain, arrays: dict, rng: np.random.Generator | None
 
 
 def bind_stores(config: AmfiTrain, stores: Mapping[str, Any]) -> AmfiTrain:
-    """Check train_amfi.model against skeleton.zarr and rgb_clips.zarr (frames, persons, joints)."""
+    """Check train_amfi.model against skeleton.zarr (persons, joints). Both streams pool over time, so the clip
+    and skeleton lengths are the stores' own (video.clip_frames, skeletons.frames), not model keys."""
     facts, model = StoreFacts(stores), config.model
     check_skeleton_store(facts, "train_amfi.model", ("num_persons", model.num_persons),
-                         ("num_joints", model.num_joints), ("skeleton_frames", model.skeleton_frames))
-    facts.require("train_amfi.model.rgb_frames", model.rgb_frames, "rgb_clips", "frames", "video.clip_frames")
+                         ("num_joints", model.num_joints))
     return config
 
 
@@ -94,18 +102,27 @@ def recipe(ctx: TrainContext, config: AmfiTrain) -> None:
 
 
 def summarize(outputs: dict, classes: np.ndarray) -> dict:
-    """Gate statistics over the test split (mean and variance of Y')."""
+    """Gate statistics over the test split: mean and variance of every Y' value (paper Sec. 4.3.5), the quantiles
+    of the per-sample mean gate (`gate_quantiles`) and the same per true class (`gate_per_class`: n, mean, q05,
+    q25, q50, q75, q95). Y' near 1 = the skeleton half of the fused feature, near 0 = the RGB half."""
     if "gate" not in outputs:
         return {}
     import torch
-    stats = gate_statistics(torch.from_numpy(outputs["gate"]))
-    return {k: round(v, 6) for k, v in stats.items()}
+    stats = {k: round(v, 6) for k, v in gate_statistics(torch.from_numpy(outputs["gate"])).items()}
+    names = [f"A{label + 1:03d}" for label in classes]
+    per_class = gate_per_class(outputs["gate"], outputs["target"], names)
+    overall = gate_summary(np.asarray(outputs["gate"], dtype=np.float64).reshape(len(outputs["target"]), -1)
+                           .mean(axis=1))
+    return {**stats, "gate_quantiles": {k: round(v, 6) for k, v in overall.items() if k != "n"},
+            "gate_per_class": {name: {k: round(v, 6) for k, v in row.items()} for name, row in per_class.items()}}
 
 
 SPEC = ModelSpec(
     name="amfi", paper="AMFI-Net: ResNet3D-18 + 2s-AGCN with non-local, SE and skeleton-confidence gate (2025)",
     inputs=("skeleton", "rgb_clips"), config_type=AmfiTrain, build=build_amfi_net, make_inputs=amfi_inputs,
     recipe=recipe, stream_keys=("rgb", "skeleton"), summarize=summarize, bind_stores=bind_stores,
+    image_inputs=("rgb",),
     late_keys=("fuse", "model.fusion", "model.decision_modality", "model.nonlocal_positions",
-               "model.nonlocal_reduction", "model.se_reduction", "model.fusion_dropout", "model.gate_lambda"),
+               "model.nonlocal_reduction", "model.se_reduction", "model.fusion_dropout", "model.gate_lambda",
+               "model.gate_loss"),
 )

@@ -4,9 +4,14 @@
 2. pretrain the 3-layer pose LSTM on classification;
 3. initialise the attention scores equal (alpha = 1/3: the model is built so) and train the attention and the
    fused classifier with the LSTM and the parts frozen (eval mode);
-4. fine-tune parts + attention + classifier (the LSTM stays frozen).
-Loss of 3-4: CE + lambda1 * sum_k (1 - alpha_k)^2 + lambda2 * ||W||^2. Adam, lr 5e-4. At test the logits of 5
-sub-sequences are averaged.
+4. fine-tune parts + attention + classifier (the LSTM stays frozen);
+5. (ours, for the metrics) refit the three part classifiers on the fine-tuned, frozen trunks (`part_heads`), so the
+   per-part accuracies are those of the final trunks; the fused output does not read these heads.
+Loss of 3-4: CE + lambda1 * sum_k (1 - alpha_k)^2 + lambda2 * ||W||^2 (W: `model.lambda_weights_scope`); each
+term's batch mean is logged per epoch (`<phase>/train/cross_entropy`, `.../attention_term`, `.../weight_term`).
+Adam, lr 5e-4. Part crops: a random window of `model.clip_frames` frames of the stored crop track in training
+(temporal jitter), the centre window in validation, and at test the logits of 5 sub-sequences (5 distinct windows)
+are averaged. `init_checkpoint` starts the three I3D trunks from a pytorch-i3d file (rgb_imagenet.pt).
 """
 from __future__ import annotations
 
@@ -17,10 +22,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from har.config import ConfigError
+from har.models.backbones.i3d import load_pytorch_i3d
 from har.models.das_attention import (
     PART_NAMES,
     DasAttentionConfig,
     build_das_attention,
+    clip_window_starts,
     configure_stage,
     predict_test_views,
 )
@@ -45,25 +53,57 @@ class DasTrain(TrainBase):
     pretrain_pose: PhaseConfig = field(default_factory=lambda: _adam(20, 1e-3))
     attention: PhaseConfig = field(default_factory=lambda: _adam(6))
     finetune: PhaseConfig = field(default_factory=lambda: _adam(4))
+    # Refit of the part classifiers on the final trunks (trunks frozen), for the per-part metrics only
+    part_heads: PhaseConfig = field(default_factory=lambda: _adam(2, 1e-3))
+    # A pytorch-i3d state dict (e.g. rgb_imagenet.pt) loaded into the three I3D trunks before training ("" = none);
+    # needs the published I3D (model.i3d_width 1.0, i3d_stem_kernel [7, 7, 7])
+    init_checkpoint: str = ""
+
+
+def crop_window(crops: np.ndarray, frames: int, rng: np.random.Generator | None) -> np.ndarray:
+    """(P, T, h, w, 3) crop track -> (P, frames, h, w, 3): a random window in training (rng given), else the whole
+    track (evaluation: the test views cut their own windows, validation the centre one)."""
+    if crops.shape[1] < frames:
+        raise ValueError(f"crop track has {crops.shape[1]} frames, fewer than the window of {frames}")
+    if rng is None:
+        return crops
+    start = int(rng.integers(0, crops.shape[1] - frames + 1))
+    return crops[:, start:start + frames]
 
 
 def das_inputs(config: DasTrain, arrays: dict, rng: np.random.Generator | None) -> dict:
-    """part_crops + skeleton sample -> {'crops': (3 parts, 3, T, h, w), 'skeleton': (M, T', V, 3)}."""
-    crops = photometric(to_unit(arrays["crops"]), rng, config.photometric)  # (P, T, h, w, 3)
+    """part_crops + skeleton sample -> {'crops': (3 parts, 3, T, h, w), 'skeleton': (M, T', V, 3)}; T =
+    model.clip_frames in training (a random window), the stored track length otherwise."""
+    crops = crop_window(arrays["crops"], config.model.clip_frames, rng)
+    crops = photometric(to_unit(crops), rng, config.photometric)  # (P, T, h, w, 3)
     crops = np.stack([channels_first_clip(standardize(part)) for part in crops])
     skeleton = augment_skeleton(arrays["x"], rng, config.skeleton_augment.scale, config.skeleton_augment.jitter)
     return {"crops": crops, "skeleton": skeleton}
 
 
 def bind_stores(config: DasTrain, stores: Mapping[str, Any]) -> DasTrain:
-    """Check train_das.model against skeleton.zarr (persons, joints) and part_crops.zarr (crop size; the test-time
-    clip windows need at most as many frames as the stored crop track)."""
+    """Check train_das.model against skeleton.zarr (persons, joints) and part_crops.zarr: the stored crop track
+    must hold test_views distinct windows of clip_frames frames (and so training has room for temporal jitter)."""
     facts, model = StoreFacts(stores), config.model
     check_skeleton_store(facts, "train_das.model", ("persons", model.persons), ("joints", model.joints))
-    facts.require("train_das.model.clip_frames", model.clip_frames, "part_crops", "frames", "video.clip_frames",
-                  at_most=True)
-    facts.require("train_das.model.crop_size", model.crop_size, "part_crops", "size", "video.crop_size")
+    stored = int(facts.get("part_crops", "frames", "video.clip_frames"))
+    needed = model.clip_frames + max(model.test_views, 1) - 1
+    if stored < needed:
+        raise ConfigError(f"train_das.model.clip_frames={model.clip_frames} with test_views={model.test_views} "
+                          f"needs a crop track of at least {needed} frames (distinct test windows), but "
+                          f"part_crops.zarr was built with video.clip_frames={stored}: lower the first or raise "
+                          f"the second, then rerun (dvc repro)")
     return config
+
+
+def _window(model, crops: torch.Tensor) -> torch.Tensor:
+    """Evaluation-time crops (B, P, 3, T_total, h, w) -> the centre window of model.config.clip_frames frames
+    (training batches already hold one window)."""
+    frames = model.config.clip_frames
+    if model.training or crops.shape[3] == frames:
+        return crops
+    start = clip_window_starts(crops.shape[3], frames, 1)[0]
+    return crops[:, :, :, start:start + frames]
 
 
 def _pose_offsets(model, batch):
@@ -73,13 +113,14 @@ def _pose_offsets(model, batch):
 
 
 def _parts_forward(model, batch):
-    outputs = {name: model.forward_stream(name, crops=batch["crops"]) for name in PART_NAMES}
+    crops = _window(model, batch["crops"])
+    outputs = {name: model.forward_stream(name, crops=crops) for name in PART_NAMES}
     outputs["logits"] = sum(outputs.values())
     return outputs
 
 
 def _parts_loss(outputs, target):
-    terms = {name: torch.nn.functional.cross_entropy(outputs[name], target) for name in PART_NAMES}
+    terms = {f"ce_{name}": torch.nn.functional.cross_entropy(outputs[name], target) for name in PART_NAMES}
     return sum(terms.values()), {k: float(v.detach()) for k, v in terms.items()}
 
 
@@ -89,12 +130,25 @@ def _pose_forward(model, batch):
 
 
 def _full_forward(model, batch):
-    return model(batch["crops"], batch["skeleton"], pose_offsets=_pose_offsets(model, batch))
+    return model(_window(model, batch["crops"]), batch["skeleton"], pose_offsets=_pose_offsets(model, batch))
+
+
+def load_init_checkpoint(model, config: DasTrain) -> dict:
+    """Load `config.init_checkpoint` (pytorch-i3d layout) into each part's I3D trunk (and its head when the file's
+    class count is the model's). Returns {"loaded": tensors per trunk, "skipped": keys not loaded}."""
+    if config.model.i3d_width != 1.0 or tuple(config.model.i3d_stem_kernel) != (7, 7, 7):
+        raise ConfigError(f"train_das.init_checkpoint={config.init_checkpoint!r} holds the published I3D: set "
+                          f"train_das.model.i3d_width to 1.0 (is {config.model.i3d_width}) and i3d_stem_kernel to "
+                          f"[7, 7, 7] (is {list(config.model.i3d_stem_kernel)})")
+    trunks = [(model.parts[name].backbone, model.parts[name].head[-1]) for name in PART_NAMES]
+    return load_pytorch_i3d(trunks, config.init_checkpoint, "train_das.init_checkpoint")
 
 
 def recipe(ctx: TrainContext, config: DasTrain) -> None:
     model = ctx.model
     ce = _parts_loss
+    if config.init_checkpoint:
+        load_init_checkpoint(model, config)
     configure_stage(model, "parts")
     fit(ctx, Phase("pretrain_parts", config.pretrain_parts, list(model.parts.parameters()), ce,
                    metric_keys=("logits", *PART_NAMES), forward=_parts_forward, stream_modules=("parts",)))
@@ -112,6 +166,10 @@ def recipe(ctx: TrainContext, config: DasTrain) -> None:
         trainable = [p for p in model.parameters() if p.requires_grad]
         fit(ctx, Phase(stage, phase_config, trainable, objective, forward=_full_forward,
                        metric_keys=("logits", *PART_NAMES, "pose")))
+    configure_stage(model, "part_heads")
+    heads = [p for p in model.parameters() if p.requires_grad]
+    fit(ctx, Phase("part_heads", config.part_heads, heads, ce, metric_keys=("logits", *PART_NAMES),
+                   forward=_parts_forward))
 
 
 def predict(model, batch):
@@ -142,6 +200,6 @@ SPEC = ModelSpec(
     inputs=("skeleton", "part_crops"), config_type=DasTrain, build=build_das_attention, make_inputs=das_inputs,
     recipe=recipe, stream_keys=(*PART_NAMES, "pose"), predict=predict, summarize=summarize,
     write_plots=write_plots, bind_stores=bind_stores,
-    late_keys=("attention", "finetune", "model.lambda_attention", "model.lambda_weights", "model.test_views",
-               "model.attention_hidden"),
+    late_keys=("attention", "finetune", "part_heads", "model.lambda_attention", "model.lambda_weights",
+               "model.lambda_weights_scope", "model.test_views", "model.attention_hidden"),
 )

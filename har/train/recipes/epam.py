@@ -111,5 +111,5 @@ def recipe(ctx: TrainContext, config: EpamTrain) -> None:
 SPEC = ModelSpec(
     name="epam", paper="EPAM-Net: efficient pose-driven attention-guided multimodal network (X3D)",
     inputs=("rgb_clips", "heatmaps"), config_type=EpamTrain, build=build_epam_net, make_inputs=epam_inputs,
-    recipe=recipe, stream_keys=("rgb", "pose"), bind_stores=bind_stores,
+    recipe=recipe, stream_keys=("rgb", "pose"), bind_stores=bind_stores, image_inputs=("rgb", "heatmaps"),
 )

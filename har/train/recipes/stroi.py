@@ -10,12 +10,14 @@ Checkpoints are selected on the validation split carved from the training subjec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
 
+from har.models.backbones.resnet2d import load_torchvision_resnet18
 from har.models.layers import train_only
-from har.models.stroi_net import STROINetConfig, build_stroi_net
+from har.models.stroi_net import STROINetConfig, build_stroi_net, stream_term
 from har.models.stroi_net import loss as stroi_loss
 from har.train.inputs import PhotometricAugment, photometric, standardize, to_unit
 from har.train.loop import OptimConfig, Phase, PhaseConfig, TrainContext, fit
@@ -37,6 +39,9 @@ class StroiTrain(TrainBase):
     gcn: PhaseConfig = field(default_factory=lambda: _sgd(20, (14, 17)))
     resnet: PhaseConfig = field(default_factory=lambda: _sgd(20, (14, 17)))
     finetune: PhaseConfig = field(default_factory=lambda: _sgd(0, (), lr=0.01))
+    # A torchvision resnet18 state dict (ImageNet, e.g. resnet18-f37072fd.pth) loaded into the ResNet-18 before
+    # training ("" = none); needs model.resnet_width 64 and resnet_depths [2, 2, 2, 2]
+    init_checkpoint: str = ""
 
 
 def stroi_inputs(config: StroiTrain, arrays: dict, rng: np.random.Generator | None) -> dict:
@@ -50,15 +55,21 @@ def _gcn_forward(model, batch):
     return {"logits": model.forward_stream("skeleton", skeleton=batch["skeleton"])}
 
 
+def gcn_objective(outputs: dict, target: torch.Tensor, config: STROINetConfig) -> tuple[torch.Tensor, dict]:
+    """Algorithm 1 step 1, the GCN alone: Eq. (6)'s skeleton term (model.loss)."""
+    return stream_term(outputs["logits"], target, config), {}
+
+
 def recipe(ctx: TrainContext, config: StroiTrain) -> None:
     model = ctx.model
+    if config.init_checkpoint:
+        load_torchvision_resnet18(model.rgb, config.init_checkpoint, "train_stroi.init_checkpoint")
 
     def objective(outputs, target):
         total, parts = stroi_loss(outputs, target, config.model)
         return total, {k: float(v) for k, v in parts.items()}
 
-    fit(ctx, Phase("gcn", config.gcn, train_only(model, ["skeleton"]),
-                   lambda out, target: (torch.nn.functional.cross_entropy(out["logits"], target), {}),
+    fit(ctx, Phase("gcn", config.gcn, train_only(model, ["skeleton"]), partial(gcn_objective, config=config.model),
                    forward=_gcn_forward, stream_modules=("skeleton",)))
     fit(ctx, Phase("resnet", config.resnet, train_only(model, ["rgb"]), objective,
                    metric_keys=("logits", "skeleton", "rgb")))
@@ -77,8 +88,8 @@ def summarize(outputs: dict, classes: np.ndarray) -> dict:
 SPEC = ModelSpec(
     name="stroi", paper="Skeleton-driven ST-ROI attention: ST-GCN joint weights x ST-ROI mosaic -> ResNet-18",
     inputs=("skeleton", "stroi"), config_type=StroiTrain, build=build_stroi_net, make_inputs=stroi_inputs,
-    recipe=recipe, stream_keys=("skeleton", "rgb"), summarize=summarize,
+    recipe=recipe, stream_keys=("skeleton", "rgb"), summarize=summarize, image_inputs=("stroi",),
     late_keys=("resnet", "finetune", "model.resnet_width", "model.resnet_depths", "model.resnet_dropout",
                "model.input_size", "model.use_joint_weights", "model.joint_weight_norm", "model.ensemble",
-               "model.ensemble_rgb_weight", "model.loss", "model.rgb_loss_weight"),
+               "model.ensemble_rgb_weight", "model.rgb_loss_weight", "init_checkpoint"),
 )

@@ -1,0 +1,73 @@
+"""The one shard writer: whole shards only, typed outcomes, and a journal that resumes exactly where it stopped."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import zarr
+
+from har.io.shards import Kept, Quarantined, ShardSink, ShardWriter
+from har.io.store import create_sample_array
+from har.io.work import Journal
+
+
+def _group(path):
+    return zarr.open_group(str(path), mode="w", zarr_format=3)
+
+
+def test_writer_writes_each_shard_once_when_it_is_full(tmp_path, monkeypatch):
+    array = create_sample_array(_group(tmp_path / "a.zarr"), "x", 10, (2,), np.uint8, per_shard=3)
+    writes = []
+    writer = ShardWriter(array)
+    original = type(array).__setitem__
+    monkeypatch.setattr(type(array), "__setitem__", lambda self, key, value: (writes.append(key),
+                                                                             original(self, key, value)))
+    for i in range(7):
+        writer.append(np.array([[i, 2 * i]], np.uint8))
+        assert writer.pending_rows == (i + 1) % 3  # written exactly when a shard is full
+    writer.finish()
+    assert writes == [slice(0, 3), slice(3, 6), slice(6, 7)]  # never a part of a shard twice
+    np.testing.assert_array_equal(array[...], [[i, 2 * i] for i in range(7)])
+    assert array.shape == (7, 2)
+
+
+def _two_arrays(path):
+    group = _group(path)
+    return {"a": create_sample_array(group, "a", 20, (2,), np.int32, per_shard=3),
+            "b": create_sample_array(group, "b", 20, (1,), np.int32, per_shard=5)}
+
+
+def _outcome(i: int):
+    return Quarantined(f"s{i}: bad") if i % 4 == 1 else Kept(i)
+
+
+def _split(value: int):
+    return {"a": np.array([[value, -value]], np.int32), "b": np.array([[value * 10]], np.int32)}, value
+
+
+def test_a_sink_stopped_midway_resumes_to_the_same_arrays_and_records(tmp_path):
+    arrays = _two_arrays(tmp_path / "full.zarr")
+    sink = ShardSink(arrays, _split)
+    for i in range(20):
+        sink.settle(i, f"s{i}", _outcome(i))
+    kept, quarantine = sink.finish()
+    journal = Journal(tmp_path / "journal")
+    arrays2 = _two_arrays(tmp_path / "killed.zarr")
+    first = ShardSink(arrays2, _split, journal)
+    for i in range(13):  # "killed" after input 12: some shards of a and b written, the rest only in memory
+        first.settle(i, f"s{i}", _outcome(i))
+    second = ShardSink(arrays2, _split, Journal(tmp_path / "journal"))
+    start = second.resume()
+    assert 0 < start <= 13 and second.reused_shards > 0
+    for i in range(start, 20):
+        second.settle(i, f"s{i}", _outcome(i))
+    kept2, quarantine2 = second.finish()
+    assert [(k.index, k.record) for k in kept2] == [(k.index, k.record) for k in kept]
+    assert quarantine2 == quarantine == [(f"s{i}", f"s{i}: bad") for i in range(1, 20, 4)]
+    for name in arrays:
+        np.testing.assert_array_equal(arrays2[name][...], arrays[name][...])
+
+
+def test_outcomes_are_typed_values():
+    assert Kept(3).value == 3 and Quarantined("why").reason == "why"
+    with pytest.raises(AttributeError):
+        Kept(3).value = 4  # frozen
