@@ -156,7 +156,9 @@ def make_project(directory: Path, overrides: dict | None = None, stages=("ingest
     chosen = {}
     for name in stages:
         stage = dict(definitions[name])
-        body = stage["do"] = dict(stage["do"]) if "foreach" in stage else stage  # a foreach group: every variant
+        body = stage
+        if "foreach" in stage:  # a foreach group: every variant
+            body = stage["do"] = dict(stage["do"])
         body["deps"] = [RAW if dep == "${ingest.source}" else dep for dep in body.get("deps", [])
                         if not dep.startswith(("har/", "pipeline/"))]
         chosen[name] = stage
