@@ -25,13 +25,7 @@ from har.transforms.sample import subsample
 NUM_CLASSES = 5
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny tensors: one thread avoids OpenMP synchronisation cost (severe when other jobs share the 2 cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")  # tests/conftest.py
 
 
 def small_config(**overrides) -> EpamNetConfig:

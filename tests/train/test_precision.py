@@ -26,13 +26,7 @@ CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 CLASSES = 4
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny tensors: one thread avoids OpenMP synchronisation cost on the shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")  # tests/conftest.py
 
 
 def test_auto_is_bf16_on_cuda_fp16_on_older_gpus_and_off_on_cpu():
