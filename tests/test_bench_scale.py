@@ -61,8 +61,9 @@ def test_targets_are_computed_from_the_figures(capsys):
 
 
 def test_tiny_scale_run(tmp_path):
-    """The whole scale part at N=6 (no DVC, no video): every stage measured, the table printed."""
-    result = subprocess.run([sys.executable, str(SCRIPT), "--sizes", "6", "--no-dvc", "--no-video",
+    """The whole scale part at N=6 (no video): every stage measured, the table printed, then the stages recorded in
+    a DVC project built from the repository's dvc.yaml (foreach groups included) and a no-op `dvc status` timed."""
+    result = subprocess.run([sys.executable, str(SCRIPT), "--sizes", "6", "--no-video",
                              "--workdir", str(tmp_path), "--json", str(tmp_path / "figures.json")],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -71,4 +72,5 @@ def test_tiny_scale_run(tmp_path):
     figures = json.loads((tmp_path / "figures.json").read_text())["scale"][0]
     assert figures["synth"]["files"] == 7  # 6 .skeleton files and the manifest
     assert all(stage["write_bytes"] > 0 and stage["files"] > 0 for stage in figures["stages"].values())
+    assert 0 < figures["dvc_status_s"] and 0 < figures["dvc_status_stores_s"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("bench_scale_")]  # cleaned up
