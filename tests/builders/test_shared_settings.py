@@ -163,3 +163,20 @@ def test_a_store_without_the_record_asks_for_a_rebuild():
     old = {"heatmaps": SimpleNamespace(attrs={"sigma": 0.6}), "rgb_clips": SimpleNamespace(attrs={})}
     with pytest.raises(ConfigError, match=r"heatmaps\.zarr does not record poses\.frames .*rebuild"):
         bind_stores(EpamTrain(), old)
+
+
+def test_the_train_command_runs_itself_under_torchrun_when_nproc_is_above_one(project):
+    """`har-prep train glimpse` (the DVC stage command) with train_glimpse.nproc = 2 re-runs itself as torchrun's two
+    processes: rank 0 writes the model and a timing file that says two processes trained."""
+    import json
+    import subprocess
+
+    params = _params(project.tiny_raw, **{"train_glimpse.nproc": 2, "train_glimpse.fit.epochs": 1})
+    (project.root / "params.yaml").write_text(yaml.safe_dump(params))
+    done = subprocess.run(["har-prep", "train", "glimpse", "--params", "params.yaml", "--quiet"], cwd=project.root,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    timing = json.loads((project.root / "data/metrics/timing/glimpse_train.json").read_text())
+    assert timing["processes"] == 2
+    assert (project.root / "data/models/glimpse/model.pt").is_file()
+    assert done.stdout.count("train glimpse:") == 1  # only rank 0 reports
