@@ -3,7 +3,7 @@
 `map_to_shards` settles every input into a har.io.shards.ShardSink in input order and returns what
 `ShardSink.finish` returns. The store holds only kept samples, so a sample's row is known only once every earlier
 sample is settled; both paths plan rows the same way (the sink's ShardWriters) and write the same shards with the
-same slice assignments, so the store bytes do not depend on the scheduler.
+same writes, so the store bytes do not depend on the scheduler.
 
 - Local schedulers (processes, threads, synchronous): har.parallel.map_ordered brings each outcome here and this
   process writes every shard.
@@ -37,6 +37,7 @@ import numpy as np
 import zarr
 from tqdm import tqdm
 
+from har.io.shard_encode import ShardEncoder, write_rows
 from har.io.shards import Kept, Outcome, Quarantined, Settled, ShardSink, ShardWriter, shard_rows
 from har.parallel import ComputeSettings, map_ordered, run_in_directory
 
@@ -79,10 +80,10 @@ class RowRef:
 
 def _write_shard(array: zarr.Array, start: int, pieces: list[tuple[np.ndarray, int, int]]) -> tuple[int, str, int]:
     """Worker: write rows start.. of `array` (one whole shard, or the last one) from pieces (rows, first, last),
-    in one assignment, exactly as ShardWriter does. Returns (process id, array path, shard number)."""
+    in one write, exactly as ShardWriter does. Returns (process id, array path, shard number)."""
     parts = [rows[first:last] for rows, first, last in pieces]
     rows = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
-    array[start:start + len(rows)] = rows
+    write_rows(array, start, rows, ShardEncoder.for_array(array))
     return os.getpid(), array.path, start // shard_rows(array)
 
 

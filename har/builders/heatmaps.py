@@ -144,9 +144,9 @@ def build_heatmaps(interim: Path, out: Path, quarantine_csv: Path, settings: Com
                                          start=start, total=num - start, desc="heatmaps", progress=progress)
         if not kept:
             raise ValueError(f"{interim}: no sample has usable 2D joints; see {quarantine_csv}")
-        kept_index = np.array([entry.index for entry in kept], np.int64)
-        write_array(group, "num_frames", np.array([entry.record[0] for entry in kept], np.int32))
-        write_array(group, "scale", np.array([entry.record[1] for entry in kept], np.float32))
+        kept_index = kept.index()
+        write_array(group, "num_frames", np.fromiter((frames for frames, _ in kept.records()), np.int32, len(kept)))
+        write_array(group, "scale", np.fromiter((scale for _, scale in kept.records()), np.float32, len(kept)))
         write_meta(group, {k: v[kept_index] for k, v in reader.meta.items()})
         write_splits(group, subset_splits(read_splits(source), kept_index))
         stamp(group, artifact=ARTIFACT, params=params, layout=source.attrs["layout"], sigma=options.sigma,

@@ -18,7 +18,7 @@ import numpy as np
 from har.errors import HarError
 from har.io.interim import ARTIFACT, InterimWriter, SampleTracks
 from har.io.names import SampleNameError, missing_skeletons, parse_sample_name
-from har.io.shards import Kept, Quarantined, ShardSink
+from har.io.shards import Kept, Quarantined, Records, ShardSink
 from har.io.skeleton_format import SkeletonFormatError
 from har.io.store import atomic_file, stamp, write_splits
 from har.io.work import WorkArea, stage_fingerprint
@@ -129,7 +129,7 @@ def ingest_raw(source: Path, out: Path, quarantine_csv: Path, settings: ComputeS
                                          [path.name[: -len(".skeleton")] for path in candidates], settings,
                                          start=start, desc="ingest", progress=progress,
                                          on_quarantine=_fail if options.fail_fast else None)
-        summary = _finish(group, writer, [s.record for s in kept], "ntu-skeleton", "ntu25", params, source)
+        summary = _finish(group, writer, kept.records(), "ntu-skeleton", "ntu25", params, source)
         resumed = area.report(sink.reused_shards, sink.shards, start, len(candidates))
     write_quarantine(quarantine_csv, screened + quarantine)
     summary["quarantined"] = len(screened) + len(quarantine)
@@ -146,7 +146,7 @@ def recorded_source(group, store: Path) -> Path:
     return Path(group.attrs["source"])
 
 
-def _finish(group, writer: InterimWriter, samples: list[SampleTracks], source_format: str, layout: str, params,
+def _finish(group, writer: InterimWriter, samples: Records, source_format: str, layout: str, params,
             source, splits: dict | None = None) -> dict:
     names = [s.name for s in samples]
     if not names:

@@ -81,7 +81,7 @@ def ingest_pyskl(pickle_path: Path, out: Path, quarantine_csv: Path, options: In
         position = {entry.index: k for k, entry in enumerate(kept)}
         splits = {bench: {part: np.array([position[i] for i in idx if int(i) in position], np.int64)
                           for part, idx in parts.items()} for bench, parts in dataset.splits.items()}
-        summary = _finish(group, writer, [entry.record for entry in kept], f"pyskl-{dataset.dims}d", layout,
+        summary = _finish(group, writer, kept.records(), f"pyskl-{dataset.dims}d", layout,
                           params, pickle_path, splits=splits or None)
     write_quarantine(quarantine_csv, quarantine)
     summary["quarantined"] = len(quarantine)

@@ -103,8 +103,8 @@ def build_skeletons(interim: Path, out: Path, quarantine_csv: Path, settings: Co
                                          desc="skeletons", progress=progress)
         if not kept:
             raise ValueError(f"{interim}: no sample has a usable body; see {quarantine_csv}")
-        kept_index = np.array([entry.index for entry in kept], np.int64)
-        write_array(group, "length", np.array([entry.record for entry in kept], np.int32))
+        kept_index = kept.index()
+        write_array(group, "length", np.fromiter(kept.records(), np.int32, len(kept)))
         write_meta(group, {k: v[kept_index] for k, v in reader.meta.items()})
         write_splits(group, subset_splits(read_splits(source), kept_index))
         stamp(group, artifact=ARTIFACT, params=params, layout=source.attrs["layout"],

@@ -31,7 +31,7 @@ from har.builders.skeletons import subset_splits
 from har.builders.video_sample import VideoOptions, VideoSample, video_sample
 from har.errors import HarError
 from har.io.interim import InterimReader
-from har.io.shards import ShardSink
+from har.io.shards import Records, ShardSink
 from har.io.store import (
     SHARD_TARGET_BYTES,
     create_sample_array,
@@ -107,8 +107,9 @@ class _Writer:
                       "part_box": plan.part_boxes, "stroi_frames": plan.stroi_frames, "roi_box": roi_box,
                       "num_persons": len(plan.roi_boxes)}
 
-    def finish(self, records: list[dict]) -> None:
-        small = {k: np.array([r[k] for r in records]) for k in records[0]}
+    def finish(self, records: Records) -> None:
+        """Write the per-sample arrays, one record field at a time (records: re-iterable, one per kept sample)."""
+        small = {k: np.array([r[k] for r in records]) for k in next(iter(records))}
         arrays = {"clips": {"frame_index": small["clip_frames"].astype(np.int32),
                             "box": small["box"].astype(np.float32),
                             "video_size": small["video_size"].astype(np.int32)},
@@ -189,8 +190,8 @@ def build_video(interim: Path, source: Path, stores: VideoStores, quarantine_csv
         if not kept:
             write_quarantine(quarantine_csv, quarantine)
             raise VideoStageError(f"{interim}: no sample has a usable video and pose; reasons in {quarantine_csv}")
-        writer.finish([entry.record for entry in kept])
-        kept_index = np.array([entry.index for entry in kept], np.int64)
+        writer.finish(kept.records())
+        kept_index = kept.index()
         splits = subset_splits(read_splits(source_group), kept_index)
         for group in groups.values():
             write_meta(group, {k: v[kept_index] for k, v in reader.meta.items()})

@@ -13,8 +13,9 @@ Layout (one zarr v3 group):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import zarr
@@ -69,8 +70,9 @@ class InterimWriter:
         rows["frame"] = sample.frame
         return rows, dataclasses.replace(sample, rows={}, frame=np.empty(0, np.int32))
 
-    def close(self, samples: Sequence[SampleTracks], meta: dict[str, np.ndarray]) -> None:
-        """Write metadata and the per-sample / per-track arrays of the kept samples, in store order."""
+    def close(self, samples: Iterable[SampleTracks], meta: dict[str, np.ndarray]) -> None:
+        """Write metadata and the per-sample / per-track arrays of the kept samples, in store order (samples:
+        re-iterable, har.io.shards.Records, read once per array)."""
         from har.io.store import write_array, write_meta
         write_meta(self.group, meta)
         tracks_per_sample = np.array([len(s.body_ids) for s in samples], np.int64)
@@ -82,7 +84,8 @@ class InterimWriter:
         write_array(self.group, "track_sample", np.repeat(np.arange(len(samples)), tracks_per_sample))
         write_array(self.group, "row_start", np.concatenate([[0], np.cumsum(track_rows)])[:-1].astype(np.int64))
         write_array(self.group, "num_rows", track_rows.astype(np.int32))
-        if samples and samples[0].img_shape is not None:
+        first = next(iter(samples), None)
+        if first is not None and first.img_shape is not None:
             write_array(self.group, "img_shape", np.array([s.img_shape for s in samples], np.int32))
 
 
@@ -97,9 +100,13 @@ class InterimReader:
         self.num_tracks = np.asarray(group["num_tracks"][...])
         self.row_start = np.asarray(group["row_start"][...])
         self.num_rows = np.asarray(group["num_rows"][...])
-        self.body_id = read_strings(group["body_id"])
         self.fields = [name for name in ROW_FIELDS if name in group]
         self.img_shape = np.asarray(group["img_shape"][...]) if "img_shape" in group else None
+
+    @cached_property
+    def body_id(self) -> np.ndarray:
+        """(K,) str Kinect body ID of every track (read on first use: only the PYSKL export needs them)."""
+        return read_strings(self.group["body_id"])
 
     def __len__(self) -> int:
         return len(self.meta["sample"])

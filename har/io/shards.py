@@ -4,9 +4,9 @@ A stage maps a per-sample function over its inputs; each result is a typed outco
 `Quarantined(reason)`. `ShardSink` settles outcomes in input order: a kept sample's rows go to the end of each
 (N, ...) array it feeds (the store holds only kept samples, in order, so a row index is known once every earlier
 sample is settled), a quarantined one only leaves its record. Each array gets one `ShardWriter`, which buffers
-exactly one shard's worth of consecutive rows (the array's shard size along axis 0) and writes the shard in one
-assignment once all its rows are known, so zarr encodes it once and never reads it back. Memory: one shard per
-array.
+exactly one shard's worth of consecutive rows (the array's shard size along axis 0) and writes the shard once all
+its rows are known, as one file encoded here (har.io.shard_encode; zarr-python for other layouts), never read
+back. Memory: one shard per array.
 
 Resume: after every shard written the sink appends the records settled since the last segment to its journal (a
 `Journal` of the stage's work area, har.io.work). `ShardSink.resume` rebuilds the settled records and the written
@@ -15,13 +15,16 @@ wrote are skipped for that array, and shard files a killed run left beyond the j
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import pickle
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import numpy as np
 import zarr
+
+from har.io.shard_encode import ShardEncoder, write_rows
 
 T = TypeVar("T")
 
@@ -51,6 +54,71 @@ class Settled:
     reason: str | None = None
 
 
+class SettledLog:
+    """Settled inputs in input order, held as pickled batches: about a hundred bytes a sample instead of the
+    kilobytes its record takes as Python objects (at NTU120 size that is the difference between a flat and a
+    growing stage), unpickled a batch at a time whenever it is read."""
+
+    BATCH = 512
+
+    def __init__(self, entries: Iterable[Settled] = ()):
+        self.blobs: list[bytes] = []
+        self.pending: list[Settled] = []
+        self.packed = self.kept = 0
+        for entry in entries:
+            self.append(entry)
+
+    def append(self, entry: Settled) -> None:
+        self.pending.append(entry)
+        self.kept += entry.reason is None
+        if len(self.pending) >= self.BATCH:
+            self.blobs.append(pickle.dumps(self.pending, protocol=5))
+            self.packed += len(self.pending)
+            self.pending = []
+
+    def __len__(self) -> int:
+        return self.packed + len(self.pending)
+
+    def __iter__(self) -> Iterator[Settled]:
+        for blob in self.blobs:
+            yield from pickle.loads(blob)
+        yield from list(self.pending)
+
+
+class KeptSamples:
+    """The kept entries of a SettledLog in store order (row i of every per-sample array is entry i); iterable
+    again and again, never all in memory as objects. `records()` iterates their records the same way."""
+
+    def __init__(self, log: SettledLog):
+        self.log = log
+
+    def __len__(self) -> int:
+        return self.log.kept
+
+    def __iter__(self) -> Iterator[Settled]:
+        return (entry for entry in self.log if entry.reason is None)
+
+    def index(self) -> np.ndarray:
+        """(N,) int64 input position of each kept sample."""
+        return np.fromiter((entry.index for entry in self), np.int64, len(self))
+
+    def records(self) -> Records:
+        return Records(self)
+
+
+class Records:
+    """The records of KeptSamples, re-iterable."""
+
+    def __init__(self, kept: KeptSamples):
+        self.kept = kept
+
+    def __len__(self) -> int:
+        return len(self.kept)
+
+    def __iter__(self) -> Iterator[Any]:
+        return (entry.record for entry in self.kept)
+
+
 def shard_rows(array: zarr.Array) -> int:
     """Rows per shard along axis 0 (rows per chunk for an unsharded array)."""
     return int(array.shards[0] if array.shards else array.chunks[0])
@@ -66,6 +134,7 @@ class ShardWriter:
     def __init__(self, array: zarr.Array, written: int = 0, skip: int = 0):
         self.array, self.written, self.skip = array, written, skip
         self.per_shard = shard_rows(array)
+        self.encoder = ShardEncoder.for_array(array)  # None: zarr-python writes (same bytes, slower)
         self.pending: list[np.ndarray] = []
         self.pending_rows = 0
 
@@ -87,8 +156,8 @@ class ShardWriter:
         start, stop = self.written, self.written + count
         if self.array.shape[0] < stop:
             self.array.resize((stop, *self.array.shape[1:]))
-        for first in range(0, count, self.per_shard):  # one shard per assignment: the buffer is never copied
-            self.array[start + first:start + min(first + self.per_shard, count)] = rows[first:first + self.per_shard]
+        for first in range(0, count, self.per_shard):  # one shard per write: the buffer is never copied
+            write_rows(self.array, start + first, rows[first:first + self.per_shard], self.encoder)
         rest = rows[count:]
         self.pending, self.pending_rows, self.written = ([rest] if len(rest) else []), len(rest), stop
 
@@ -126,7 +195,7 @@ class ShardSink:
                  journal=None):
         self.arrays, self.split, self.journal = dict(arrays), split, journal
         self.writers = {name: ShardWriter(array) for name, array in self.arrays.items()}
-        self.settled: list[Settled] = []
+        self.settled = SettledLog()
         self.unjournaled: list[Settled] = []
         self.start = 0  # the first input still to compute
         self.reused_shards = 0
@@ -134,13 +203,14 @@ class ShardSink:
 
     def resume(self) -> int:
         """Restore what the journal holds; returns the input position to restart from."""
-        if self.journal is None:
+        if self.journal is None or not self.journal.count:
             return 0
-        settled, written = self.journal.load()
-        if not settled:
+        written = self.journal.written()
+        settled = SettledLog(self.journal.entries())
+        if not len(settled):
             return 0
         restart, skip = _restart_point(settled, written, list(self.arrays))
-        self.settled = [s for s in settled if s.index < restart]
+        self.settled = SettledLog(s for s in settled if s.index < restart)
         for name, array in self.arrays.items():
             remove_shards_from(array, written.get(name, 0))
             self.writers[name] = ShardWriter(array, written.get(name, 0), skip[name])
@@ -182,12 +252,11 @@ class ShardSink:
             self.journal.append(self.unjournaled, self.journaled)
             self.unjournaled = []
 
-    def finish(self) -> tuple[list[Settled], list[tuple[str, str]]]:
-        """Write every last shard; returns (kept records in store order, quarantine rows (sample, reason))."""
+    def finish(self) -> tuple[KeptSamples, list[tuple[str, str]]]:
+        """Write every last shard; returns (the kept samples in store order, quarantine rows (sample, reason))."""
         for writer in self.writers.values():
             writer.finish()
-        kept = [s for s in self.settled if s.reason is None]
-        return kept, [(s.name, s.reason) for s in self.settled if s.reason is not None]
+        return KeptSamples(self.settled), [(s.name, s.reason) for s in self.settled if s.reason is not None]
 
     @property
     def shards(self) -> int:
@@ -195,16 +264,18 @@ class ShardSink:
         return sum(-(-w.written // w.per_shard) for w in self.writers.values())
 
 
-def _restart_point(settled: list[Settled], written: Mapping[str, int],
+def _restart_point(settled: Iterable[Settled], written: Mapping[str, int],
                    names: list[str]) -> tuple[int, dict[str, int]]:
     """(first input to recompute, rows each array must skip): the first kept sample that some array has not
     written in full; every array then skips the rows it already holds from that sample on."""
     offsets = dict.fromkeys(names, 0)
+    last = -1
     for entry in settled:
+        last = entry.index
         if entry.reason is not None:
             continue
         if any(offsets[k] + entry.rows.get(k, 0) > written.get(k, 0) for k in names):
             return entry.index, {k: written.get(k, 0) - offsets[k] for k in names}
         for k in names:
             offsets[k] += entry.rows.get(k, 0)
-    return settled[-1].index + 1, {k: written.get(k, 0) - offsets[k] for k in names}
+    return last + 1, {k: written.get(k, 0) - offsets[k] for k in names}

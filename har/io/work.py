@@ -17,7 +17,8 @@ import pickle
 import re
 import shutil
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 from pathlib import Path
 
 import zarr
@@ -84,14 +85,19 @@ class Journal:
     def _segments(self) -> list[Path]:
         return sorted(self.folder.glob("*.pkl"))
 
-    def load(self) -> tuple[list, dict[str, int]]:
-        settled, written = [], {}
+    def entries(self) -> Iterator:
+        """Every settled entry of every segment, in order (read one segment at a time)."""
         for path in self._segments():
             with open(path, "rb") as handle:
-                segment = pickle.load(handle)
-            settled += segment["settled"]
-            written = segment["written"]
-        return settled, written
+                yield from pickle.load(handle)["settled"]
+
+    def written(self) -> dict[str, int]:
+        """The rows each array held on disk at the last segment ({} when there is none)."""
+        segments = self._segments()
+        if not segments:
+            return {}
+        with open(segments[-1], "rb") as handle:
+            return pickle.load(handle)["written"]
 
     def append(self, settled: Sequence, written: Mapping[str, int]) -> None:
         path = self.folder / f"{self.count:08d}.pkl"
@@ -101,12 +107,18 @@ class Journal:
         os.replace(tmp, path)
         self.count += 1
 
-    def reset(self, settled: Sequence, written: Mapping[str, int]) -> None:
-        """Replace every segment by one holding `settled` (after a resume dropped what it recomputes)."""
+    def reset(self, settled: Iterable, written: Mapping[str, int], segment: int = 4096) -> None:
+        """Replace every segment by segments holding `settled` (after a resume dropped what it recomputes)."""
         for path in self._segments():
             path.unlink()
         self.count = 0
-        self.append(settled, written)
+        entries = iter(settled)
+        while True:
+            part = list(islice(entries, segment))
+            if part or not self.count:
+                self.append(part, written)
+            if len(part) < segment:
+                return
 
 
 class WorkArea:

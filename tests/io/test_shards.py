@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import zarr
 
-from har.io.shards import Kept, Quarantined, ShardSink, ShardWriter
+from har.io.shards import Kept, KeptSamples, Quarantined, Settled, SettledLog, ShardSink, ShardWriter
 from har.io.store import create_sample_array
 from har.io.work import Journal
 
@@ -15,17 +15,21 @@ def _group(path):
 
 
 def test_writer_writes_each_shard_once_when_it_is_full(tmp_path, monkeypatch):
+    import har.io.shards as shards
+
     array = create_sample_array(_group(tmp_path / "a.zarr"), "x", 10, (2,), np.uint8, per_shard=3)
-    writes = []
+    writes, zarr_writes = [], []
     writer = ShardWriter(array)
-    original = type(array).__setitem__
-    monkeypatch.setattr(type(array), "__setitem__", lambda self, key, value: (writes.append(key),
-                                                                             original(self, key, value)))
+    assert writer.encoder is not None  # the builders' layout is encoded here, not through zarr-python
+    original = shards.write_rows
+    monkeypatch.setattr(shards, "write_rows", lambda array, start, rows, encoder: (
+        writes.append((start, len(rows))), original(array, start, rows, encoder)))
+    monkeypatch.setattr(type(array), "__setitem__", lambda self, key, value: zarr_writes.append(key))
     for i in range(7):
         writer.append(np.array([[i, 2 * i]], np.uint8))
         assert writer.pending_rows == (i + 1) % 3  # written exactly when a shard is full
     writer.finish()
-    assert writes == [slice(0, 3), slice(3, 6), slice(6, 7)]  # never a part of a shard twice
+    assert writes == [(0, 3), (3, 3), (6, 1)] and zarr_writes == []  # never a part of a shard twice
     np.testing.assert_array_equal(array[...], [[i, 2 * i] for i in range(7)])
     assert array.shape == (7, 2)
 
@@ -71,3 +75,26 @@ def test_outcomes_are_typed_values():
     assert Kept(3).value == 3 and Quarantined("why").reason == "why"
     with pytest.raises(AttributeError):
         Kept(3).value = 4  # frozen
+
+
+def test_settled_inputs_are_held_packed_and_read_back_in_order(monkeypatch):
+    monkeypatch.setattr(SettledLog, "BATCH", 4)
+    entries = [Settled(i, f"s{i}", reason="bad") if i % 3 == 0 else Settled(i, f"s{i}", (i, 2.0 * i), {"x": 1})
+               for i in range(11)]
+    log = SettledLog(entries)
+    assert len(log.blobs) == 2 and len(log.pending) == 3  # two packed batches of 4, the rest pending
+    assert list(log) == entries and list(log) == entries  # iterable again
+    kept = KeptSamples(log)
+    assert len(kept) == 7
+    np.testing.assert_array_equal(kept.index(), [1, 2, 4, 5, 7, 8, 10])
+    assert list(kept.records()) == [(i, 2.0 * i) for i in (1, 2, 4, 5, 7, 8, 10)]
+    assert len(kept.records()) == 7
+
+
+def test_a_journal_reset_keeps_every_entry_in_bounded_segments(tmp_path):
+    journal = Journal(tmp_path / "journal")
+    entries = [Settled(i, f"s{i}", i, {"x": 1}) for i in range(10)]
+    journal.reset(entries, {"x": 10}, segment=3)
+    assert journal.count == 4 and list(journal.entries()) == entries and journal.written() == {"x": 10}
+    journal.reset([], {"x": 0})
+    assert journal.count == 1 and list(journal.entries()) == [] and journal.written() == {"x": 0}
