@@ -1,12 +1,13 @@
 """Benchmark: the data stages at NTU scale, measured from outside the stage processes.
 
-Run:  python benchmarks/bench_scale.py [--sizes 1000,10000,56880] [--workdir DIR] [--keep] [--no-dvc]
+Run:  python benchmarks/bench_scale.py [--sizes 1000,10000,56880] [--raw files|zip] [--workdir DIR] [--keep] [--no-dvc]
                                       [--video-counts 500,2000] [--video-size 96x54] [--real-copies 2,10]
                                       [--no-video] [--no-scale] [--json OUT.json]
 
 Scale part, for each N of --sizes: `har-prep synth --size ntu60 --samples N --skeleton-only` writes N real NTU60
 names (whole takes evenly spread over the grid; N = 56880 is all of NTU60) into a fresh DVC project whose params
-are the repository's params.yaml; then `har-prep ingest`, `skeletons` and `heatmaps` run there, each as its own
+are the repository's params.yaml (with --raw zip: in NTU's archive nturgbd_skeletons_s001_to_s017.zip, stored, which
+ingest reads in place); then `har-prep ingest`, `skeletons` and `heatmaps` run there, each as its own
 subprocess with the default params (2 worker processes). After the three stages, `dvc commit` records them
 (stage definitions copied from the repository's dvc.yaml; the code deps, outside the temporary project, left out)
 and a no-op `dvc status` is timed (median of 3 after a warm-up), for the whole pipeline (the ingest stage's deps
@@ -188,13 +189,14 @@ def dvc_status_times(project: Path, repeats: int = 3) -> dict:
 
 # --- the scale part ----------------------------------------------------------------------------------------------
 
-def scale_run(n: int, work: Path, with_dvc: bool) -> dict:
-    """Synth + ingest + skeletons + heatmaps at N samples: per-stage figures, and dvc status times."""
+def scale_run(n: int, work: Path, with_dvc: bool, raw: str = "files") -> dict:
+    """Synth + ingest + skeletons + heatmaps at N samples: per-stage figures, and dvc status times.
+    raw: 'files' (one .skeleton file per sample) or 'zip' (NTU's archive, read in place by ingest)."""
     project = make_project(work / f"scale_{n}")
     logs = work / "logs"
     synth = measured(["har-prep", "synth", RAW, "--size", "ntu60", "--samples", str(n), "--skeleton-only",
-                      "--quiet"], project, logs / f"synth_{n}.log")
-    result = {"n": n, "synth": synth | store_figures(project, [RAW]), "stages": {}}
+                      *(["--zip"] if raw == "zip" else []), "--quiet"], project, logs / f"synth_{n}.log")
+    result = {"n": n, "raw": raw, "synth": synth | store_figures(project, [RAW]), "stages": {}}
     for stage in ("ingest", "skeletons", "heatmaps"):
         figures = measured(["har-prep", stage, "--quiet"], project, logs / f"{stage}_{n}.log")
         result["stages"][stage] = figures | store_figures(project, STORES[stage])
@@ -208,7 +210,7 @@ def print_scale(results: list[dict]) -> None:
     header = (f"{'N':>6} {'stage':<9} {'wall s':>7} {'samples/s':>9} {'ms/sample':>9} {'CPU s':>7} "
               f"{'peak RSS MB':>11} {'max proc MB':>11} {'written MB':>10} {'store MB':>9} {'on disk MB':>10} "
               f"{'files':>6} {'write amp':>9}")
-    print("\n" + header + "\n" + "-" * len(header))
+    print(f"\nraw skeletons: {results[0].get('raw', 'files')}\n" + header + "\n" + "-" * len(header))
     for result in results:
         n = result["n"]
         synth = result["synth"]
@@ -359,6 +361,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the temporary projects")
     parser.add_argument("--no-dvc", action="store_true", help="skip dvc commit and the dvc status timing")
     parser.add_argument("--no-scale", action="store_true", help="skip the scale part")
+    parser.add_argument("--raw", choices=["files", "zip"], default="files",
+                        help="raw skeletons as one file per sample, or in NTU's zip archive (read in place)")
     parser.add_argument("--no-video", action="store_true", help="skip the video part")
     parser.add_argument("--video-counts", type=_ints, default=[500, 2000], help="synthetic videos (memory)")
     parser.add_argument("--video-size", default="96x54", help="WxH of the synthetic videos")
@@ -380,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     figures, verdicts = {}, []
     try:
         if not args.no_scale:
-            figures["scale"] = [scale_run(n, work, not args.no_dvc) for n in sorted(args.sizes)]
+            figures["scale"] = [scale_run(n, work, not args.no_dvc, args.raw) for n in sorted(args.sizes)]
             print_scale(figures["scale"])
             verdicts += check_scale(figures["scale"])
         if not args.no_video:

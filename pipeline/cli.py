@@ -104,6 +104,8 @@ def synth(out_dir: Path = typer.Argument(..., help="folder to create (nturgb+d_s
                                           "114,480) instead of the params grid, for benchmarks"),
           samples: int | None = typer.Option(None, min=1, help="with --size: this many names, evenly spread"),
           skeleton_only: bool = typer.Option(False, help="with --size: .skeleton files only, no video"),
+          archives: bool = typer.Option(False, "--zip", help="with --size: the skeletons in NTU's zip archives "
+                                        "(nturgbd_skeletons_s001_to_s017.zip, ...) instead of nturgb+d_skeletons/"),
           video_size: str | None = typer.Option(None, help="WxH of the videos (e.g. 96x54; default: params "
                                                 "synth.width/height)"),
           params: Path = PARAMS, quiet: bool = QUIET):
@@ -113,14 +115,15 @@ def synth(out_dir: Path = typer.Argument(..., help="folder to create (nturgb+d_s
     from pipeline import synth as stage
     if size is not None and size not in ("ntu60", "ntu120"):
         raise typer.BadParameter(f"{size!r}: expected ntu60 or ntu120", param_hint="--size")
-    if size is None and (samples is not None or skeleton_only):
-        raise typer.BadParameter("needs --size ntu60|ntu120", param_hint="--samples/--skeleton-only")
+    if size is None and (samples is not None or skeleton_only or archives):
+        raise typer.BadParameter("needs --size ntu60|ntu120", param_hint="--samples/--skeleton-only/--zip")
     if size is not None and skeleton_only == (video_size is not None):
         raise typer.BadParameter("give --skeleton-only, or --video-size WxH (e.g. 96x54) for small videos",
                                  param_hint="--size")
     wxh = _video_size(video_size) if video_size is not None else None
     _echo_summary("synth", stage.run(out_dir, params, seed=seed, tiny=tiny, progress=not quiet, size=size,
-                                     samples=samples, skeleton_only=skeleton_only, video_size=wxh))
+                                     samples=samples, skeleton_only=skeleton_only, video_size=wxh,
+                                     archives=archives))
 
 
 def _video_size(text: str) -> tuple[int, int]:

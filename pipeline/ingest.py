@@ -14,7 +14,8 @@ from pipeline.params import as_record, load_params, section
 
 @dataclass(frozen=True)
 class IngestParams:
-    source: str = str(paths.SYNTHETIC_RAW)  # raw NTU folder (nturgb+d_skeletons/, nturgb+d_rgb/) or a .pkl
+    # raw NTU folder (nturgb+d_skeletons/ or NTU's nturgbd_skeletons_*.zip, nturgb+d_rgb/), a skeleton .zip, or a .pkl
+    source: str = str(paths.SYNTHETIC_RAW)
     use_missing_list: bool = True
     fail_fast: bool = False
 
@@ -32,11 +33,12 @@ def run(params_file: Path, source: str | None = None, progress: bool = True) -> 
     if source_path.is_file() and source_path.suffix == ".pkl":
         from har.builders.ingest_pyskl import ingest_pyskl
         summary = ingest_pyskl(source_path, paths.INTERIM_SKELETONS, quarantine, options, record)
-    elif source_path.is_dir():
+    elif source_path.is_dir() or (source_path.is_file() and source_path.suffix == ".zip"):
         summary = ingest_raw(source_path, paths.INTERIM_SKELETONS, quarantine, compute, options, record,
                              progress, work=paths.WORK / "ingest")
     else:
-        raise MissingArtifactError(f"ingest.source {source_path}: neither a folder of NTU raw data nor a .pkl file")
+        raise MissingArtifactError(f"ingest.source {source_path}: neither a folder of NTU raw data, a .zip of "
+                                   f".skeleton files nor a .pkl file")
     # a resumed run reports what it reused on the terminal; the metrics file stays that of an uninterrupted run
     write_json(paths.REPORTS / "ingest_summary.json", {k: v for k, v in summary.items() if k != "resumed"})
     return summary

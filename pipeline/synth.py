@@ -22,9 +22,10 @@ def synth_config(params_file: Path, params: dict | None) -> tuple[SynthConfig, i
 
 def run(out_dir: Path, params_file: Path, seed: int | None = None, tiny: bool = False,
         progress: bool = True, size: str | None = None, samples: int | None = None,
-        skeleton_only: bool = False, video_size: tuple[int, int] | None = None) -> dict:
+        skeleton_only: bool = False, video_size: tuple[int, int] | None = None, archives: bool = False) -> dict:
     """The params dataset, or with `size` ('ntu60' | 'ntu120') the real NTU sample names (`samples` of them evenly
-    spread; all by default), skeleton-only or with videos of `video_size` (width, height)."""
+    spread; all by default), skeleton-only or with videos of `video_size` (width, height); `archives`: its skeletons
+    in NTU's zip archives."""
     params = load_params(params_file) if Path(params_file).exists() else {}
     config, default_seed = synth_config(params_file, params)
     if tiny:
@@ -34,13 +35,13 @@ def run(out_dir: Path, params_file: Path, seed: int | None = None, tiny: bool = 
     compute = section(ComputeSettings, "compute", params_file, params)
     seed = default_seed if seed is None else seed
     if size is None:
-        if samples is not None or skeleton_only:
-            raise ValueError("synth: samples and skeleton_only need an NTU size (ntu60 or ntu120)")
+        if samples is not None or skeleton_only or archives:
+            raise ValueError("synth: samples, skeleton_only and archives need an NTU size (ntu60 or ntu120)")
         return generate_dataset(out_dir, config, seed, compute, progress=progress)
     if skeleton_only == (video_size is not None):
         raise ValueError(f"synth --size {size}: give skeleton_only, or a video_size for small videos")
     from har.synth.ntu_size import generate_ntu_size  # not loaded by the default stage
     manifest = generate_ntu_size(out_dir, size, config, seed, compute, count=samples, video=not skeleton_only,
-                                 progress=progress)
+                                 archives=archives, progress=progress)
     return {key: manifest[key] for key in ("size", "num_samples", "of", "takes")} | {
         "skeleton_bytes": manifest["stats"]["skeleton_bytes"], "video_bytes": manifest["stats"]["video_bytes"]}

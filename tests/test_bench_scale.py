@@ -60,17 +60,19 @@ def test_targets_are_computed_from_the_figures(capsys):
     assert bench.check_scale([_run(1000, 10.0, 100), _run(2000, 30.0, 100)])[0] is False  # 1.5x per sample
 
 
-def test_tiny_scale_run(tmp_path):
+@pytest.mark.parametrize("raw", ["files", "zip"])
+def test_tiny_scale_run(tmp_path, raw):
     """The whole scale part at N=6 (no video): every stage measured, the table printed, then the stages recorded in
-    a DVC project built from the repository's dvc.yaml (foreach groups included) and a no-op `dvc status` timed."""
-    result = subprocess.run([sys.executable, str(SCRIPT), "--sizes", "6", "--no-video",
+    a DVC project built from the repository's dvc.yaml (foreach groups included) and a no-op `dvc status` timed;
+    the raw skeletons as files, or in NTU's zip archive."""
+    result = subprocess.run([sys.executable, str(SCRIPT), "--sizes", "6", "--no-video", "--raw", raw,
                              "--workdir", str(tmp_path), "--json", str(tmp_path / "figures.json")],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     for stage in ("synth", "ingest", "skeletons", "heatmaps"):
         assert f"     6 {stage}" in result.stdout
     figures = json.loads((tmp_path / "figures.json").read_text())["scale"][0]
-    assert figures["synth"]["files"] == 7  # 6 .skeleton files and the manifest
+    assert figures["synth"]["files"] == (7 if raw == "files" else 2)  # 6 .skeleton files or one zip, the manifest
     assert all(stage["write_bytes"] > 0 and stage["files"] > 0 for stage in figures["stages"].values())
     assert 0 < figures["dvc_status_s"] and 0 < figures["dvc_status_stores_s"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("bench_scale_")]  # cleaned up

@@ -1,6 +1,7 @@
 """Ingest: raw NTU `.skeleton` files (or a PYSKL pickle) -> `skeletons.zarr`, lossless, plus a quarantine report.
 
-Files are read in parallel (har.parallel, dask) in sorted-name order; results are settled in that order into
+Samples (files, or members of NTU's zip archives: har.io.skeleton_sources) are read in parallel (har.parallel) in
+sorted-name order; results are settled in that order into
 whole shards (har.io.shards), so memory is bounded by one block and one shard and the output does not depend on
 the scheduler. Given a work root the stage resumes after a crash from its last finished shard (har.io.work).
 A file that cannot be read, a name that is not an NTU sample name and a sample on the official missing-skeleton
@@ -9,6 +10,7 @@ list are quarantined with a reason; with `fail_fast` the first such file stops t
 from __future__ import annotations
 
 import csv
+import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from har.io.interim import ARTIFACT, InterimWriter, SampleTracks
 from har.io.names import SampleNameError, missing_skeletons, parse_sample_name
 from har.io.shards import Kept, Quarantined, Records, ShardSink
 from har.io.skeleton_format import SkeletonFormatError
+from har.io.skeleton_sources import SUFFIX, SkeletonSource, SkeletonSourceError, skeleton_sources, source_files
 from har.io.store import atomic_file, stamp, write_splits
 from har.io.work import WorkArea, stage_fingerprint
 from har.layout import benchmark_splits, dataset_variant
@@ -39,14 +42,12 @@ class IngestError(HarError, RuntimeError):
     """A bad input with fail_fast on, or an input that yields no sample at all."""
 
 
-def skeleton_paths(source: Path) -> list[Path]:
-    """Sorted `.skeleton` files of a raw NTU folder (its `nturgb+d_skeletons/` subfolder if there is one)."""
-    folder = source / "nturgb+d_skeletons" if (source / "nturgb+d_skeletons").is_dir() else source
-    paths = sorted(folder.glob("*.skeleton"))
-    if not paths:
-        raise IngestError(f"{source}: no .skeleton files (expected <name>.skeleton files or a "
-                          f"nturgb+d_skeletons/ folder of them)")
-    return paths
+def raw_sources(source: Path) -> list[SkeletonSource]:
+    """The `.skeleton` samples of a raw NTU source (folder, extracted or official zip archives), sorted by name."""
+    try:
+        return skeleton_sources(source)
+    except SkeletonSourceError as error:
+        raise IngestError(str(error)) from None
 
 
 def _fail(reason: str) -> None:
@@ -54,41 +55,44 @@ def _fail(reason: str) -> None:
     raise IngestError(reason)
 
 
-def read_sample(path: Path) -> Kept[SampleTracks] | Quarantined:
-    """Parse one file into packed rows, or the reason it cannot be used (runs in a worker)."""
-    from har.io.ntu_skeleton import read_skeleton
+def read_sample(source: SkeletonSource | Path) -> Kept[SampleTracks] | Quarantined:
+    """Parse one sample (a file, or a member of an archive) into packed rows, or the reason it cannot be used
+    (runs in a worker)."""
+    from har.io.ntu_skeleton import parse_skeleton
+    if isinstance(source, Path):
+        source = SkeletonSource(source.name[: -len(SUFFIX)], str(source))
     try:
-        skeleton = read_skeleton(path)
+        skeleton = parse_skeleton(source.read(), str(source))
     except (SkeletonFormatError, OSError, UnicodeDecodeError) as error:
         return Quarantined(str(error))
+    except zipfile.BadZipFile as error:
+        return Quarantined(f"{source}: damaged archive member ({error})")
     tracks = skeleton.tracks
     if not tracks:
-        return Quarantined(f"{path}: no body in any of its {skeleton.num_frames} frames")
+        return Quarantined(f"{source}: no body in any of its {skeleton.num_frames} frames")
     rows = {name: np.concatenate([getattr(t, name) for t in tracks]) for name in NTU_FIELDS}
     return Kept(SampleTracks(
-        name=path.name[: -len(".skeleton")], num_frames=skeleton.num_frames,
+        name=source.name, num_frames=skeleton.num_frames,
         frame=np.concatenate([t.frames for t in tracks]).astype(np.int32), rows=rows,
         body_ids=[t.body_id for t in tracks], track_rows=[t.num_frames for t in tracks],
     ))
 
 
-def _screen_names(paths: Sequence[Path], options: IngestOptions) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Split paths into readable candidates and (sample, reason) rows for bad names / missing-list samples."""
+def _screen_names(sources: Sequence[SkeletonSource],
+                  options: IngestOptions) -> tuple[list[SkeletonSource], list[tuple[str, str]]]:
+    """Split sources into readable candidates and (sample, reason) rows for bad names / missing-list samples."""
     names, quarantine, keep = [], [], []
-    for path in paths:
-        stem = path.name[: -len(".skeleton")]
+    for source in sources:
         try:
-            names.append(parse_sample_name(stem))
-            keep.append(path)
+            names.append(parse_sample_name(source.name))
+            keep.append(source)
         except SampleNameError as error:
-            quarantine.append((stem, f"{path}: {error}"))
+            quarantine.append((source.name, f"{source}: {error}"))
     if options.use_missing_list and names:
         variant = dataset_variant([n.setup for n in names], [n.action for n in names])
         missing = missing_skeletons(variant)
-        listed = [p for p in keep if p.name[: -len(".skeleton")] in missing]
-        quarantine += [(p.name[: -len(".skeleton")], f"on the official {variant} missing-skeleton list")
-                       for p in listed]
-        keep = [p for p in keep if p not in set(listed)]
+        quarantine += [(s.name, f"on the official {variant} missing-skeleton list") for s in keep if s.name in missing]
+        keep = [s for s in keep if s.name not in missing]
     return keep, quarantine
 
 
@@ -114,19 +118,19 @@ def ingest_raw(source: Path, out: Path, quarantine_csv: Path, settings: ComputeS
 
     work: the stage's work root (resumable, har.io.work), or None; shard_rows: frame rows per shard."""
     import har.io.ntu_skeleton  # noqa: F401 (read_sample's reader: part of the code the fingerprint covers)
-    candidates, screened = _screen_names(skeleton_paths(Path(source)), options)
+    candidates, screened = _screen_names(raw_sources(Path(source)), options)
     if options.fail_fast and screened:
         raise IngestError(screened[0][1])
     settings_record = {"options": asdict(options), "params": params, "shard_rows": shard_rows,
                        "source": str(source)}
-    fingerprint = stage_fingerprint("ingest", candidates, settings_record)
+    fingerprint = stage_fingerprint("ingest", source_files(candidates), settings_record)
     with WorkArea("ingest", [out], work, fingerprint) as area:
         group = area.group(out)
         writer = InterimWriter(group, NTU_FIELDS, num_joints=25, shard_rows=shard_rows, create=not area.resuming)
         sink = ShardSink(writer.arrays, writer.split, area.journal)
         start = sink.resume()
         kept, quarantine = map_to_shards(sink, read_sample, candidates[start:],
-                                         [path.name[: -len(".skeleton")] for path in candidates], settings,
+                                         [s.name for s in candidates], settings,
                                          start=start, desc="ingest", progress=progress,
                                          on_quarantine=_fail if options.fail_fast else None)
         summary = _finish(group, writer, kept.records(), "ntu-skeleton", "ntu25", params, source)

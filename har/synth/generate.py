@@ -11,6 +11,8 @@ scheduler, and an interrupted run leaves nothing behind.
 """
 from __future__ import annotations
 
+import zipfile
+from contextlib import ExitStack
 from pathlib import Path
 
 from har.config import to_mapping
@@ -27,6 +29,7 @@ SKELETON_DIR = "nturgb+d_skeletons"
 RGB_DIR = "nturgb+d_rgb"
 MANIFEST = "synth_manifest.json"
 MANIFEST_VERSION = 1
+ARCHIVES = ("nturgbd_skeletons_s001_to_s017.zip", "nturgbd_skeletons_s018_to_s032.zip")  # NTU's skeleton downloads
 
 
 def sample_names(config: SynthConfig) -> list[SampleName]:
@@ -76,21 +79,48 @@ def generate_dataset(out_dir, config: SynthConfig, seed: int, settings: ComputeS
     return result
 
 
-def write_samples(tmp: Path, results) -> dict:
-    """Write (name, skeleton bytes, avi bytes or None, stats) results under tmp; return the manifest's stats."""
+def write_samples(tmp: Path, results, archives: bool = False) -> dict:
+    """Write (name, skeleton bytes, avi bytes or None, stats) results under tmp; return the manifest's stats.
+
+    archives: the skeletons go into zip archives named and laid out as NTU distributes them (stored, not
+    deflated, so writing them costs no compression) instead of nturgb+d_skeletons/."""
     totals = {"frames": 0, "two_person_samples": 0, "samples_with_ghosts": 0, "ghost_tracks": 0,
               "samples_with_leading_empty": 0, "skeleton_bytes": 0, "video_bytes": 0}
-    (tmp / SKELETON_DIR).mkdir()
     (tmp / RGB_DIR).mkdir()
-    for name, text, video, stats in results:
-        (tmp / SKELETON_DIR / f"{name}.skeleton").write_bytes(text)
-        if video is not None:
-            (tmp / RGB_DIR / f"{name}_rgb.avi").write_bytes(video)
-            totals["video_bytes"] += len(video)
-        totals["frames"] += stats["frames"]
-        totals["two_person_samples"] += int(stats["bodies"] == 2)
-        totals["samples_with_ghosts"] += int(stats["ghosts"] > 0)
-        totals["ghost_tracks"] += stats["ghosts"]
-        totals["samples_with_leading_empty"] += int(stats["leading_empty"] > 0)
-        totals["skeleton_bytes"] += len(text)
+    with ExitStack() as stack:
+        write_skeleton = _archive_writer(tmp, stack) if archives else _file_writer(tmp)
+        for sample in results:
+            write_skeleton(*sample[:2])
+            _count(tmp, totals, *sample)
     return totals
+
+
+def _file_writer(tmp: Path):
+    (tmp / SKELETON_DIR).mkdir()
+    return lambda name, text: (tmp / SKELETON_DIR / f"{name}.skeleton").write_bytes(text)
+
+
+def _archive_writer(tmp: Path, stack: ExitStack):
+    """NTU's archives: setups 1-17 in nturgbd_skeletons_s001_to_s017.zip, 18-32 in ..._s018_to_s032.zip."""
+    opened: dict[str, zipfile.ZipFile] = {}
+
+    def write(name: str, text: bytes) -> None:
+        archive = ARCHIVES[0] if int(name[1:4]) <= 17 else ARCHIVES[1]
+        if archive not in opened:
+            opened[archive] = stack.enter_context(zipfile.ZipFile(tmp / archive, "w", zipfile.ZIP_STORED))
+        info = zipfile.ZipInfo(f"{SKELETON_DIR}/{name}.skeleton", date_time=(2016, 1, 1, 0, 0, 0))
+        opened[archive].writestr(info, text)
+    return write
+
+
+def _count(tmp: Path, totals: dict, name: str, text: bytes, video: bytes | None, stats: dict) -> None:
+    """Write the sample's video (if any) and add its figures to the manifest's totals."""
+    if video is not None:
+        (tmp / RGB_DIR / f"{name}_rgb.avi").write_bytes(video)
+        totals["video_bytes"] += len(video)
+    totals["frames"] += stats["frames"]
+    totals["two_person_samples"] += int(stats["bodies"] == 2)
+    totals["samples_with_ghosts"] += int(stats["ghosts"] > 0)
+    totals["ghost_tracks"] += stats["ghosts"]
+    totals["samples_with_leading_empty"] += int(stats["leading_empty"] > 0)
+    totals["skeleton_bytes"] += len(text)

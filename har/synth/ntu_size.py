@@ -124,10 +124,12 @@ def _make_take(task: tuple[tuple[str, ...], int, SynthConfig, bool]) -> list[tup
 
 
 def generate_ntu_size(out_dir, size: str, config: SynthConfig, seed: int, settings: ComputeSettings, *,
-                      count: int | None = None, video: bool = False, progress: bool = True) -> dict:
+                      count: int | None = None, video: bool = False, archives: bool = False,
+                      progress: bool = True) -> dict:
     """Write an NTU-size dataset (`count` of its names, all for None: ntu_subset) to
     out_dir, replacing it: `.skeleton` files, and `_rgb.avi` videos at config.width x config.height if `video`.
     The grid fields of config (actions, setups, subjects, cameras, replications) are not used; the rest are.
+    archives: the skeletons in NTU's zip archives instead of nturgb+d_skeletons/ (har.synth.generate.write_samples).
     Returns the manifest."""
     names = ntu_subset(size, count)
     groups = [tuple(str(n) for n in group) for group in takes(names)]
@@ -136,9 +138,10 @@ def generate_ntu_size(out_dir, size: str, config: SynthConfig, seed: int, settin
     used = {key: value for key, value in to_mapping(config).items() if key not in GRID_FIELDS}
     with atomic_dir(Path(out_dir)) as tmp:
         results = map_ordered(_make_take, tasks, settings, desc=f"synth {size} (takes)", progress=progress)
-        totals = write_samples(tmp, (sample for take in results for sample in take))
+        totals = write_samples(tmp, (sample for take in results for sample in take), archives)
         result = {"generator": "har.synth", "manifest_version": MANIFEST_VERSION, "seed": int(seed), "size": size,
                   "num_samples": len(names), "of": SAMPLE_COUNTS[size], "takes": len(groups), "video": video_info,
+                  "skeleton_archives": archives,
                   "config": used, "stats": totals}
         write_json(tmp / MANIFEST, result)
     return result

@@ -3,6 +3,7 @@ import hashlib
 import os
 import pickle
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,66 @@ def test_fail_fast_stops_at_the_first_bad_file(raw, tmp_path):
         ingest_raw(raw, tmp_path / "s.zarr", tmp_path / "q.csv", SYNC, IngestOptions(fail_fast=True),
                    progress=False)
     assert not (tmp_path / "s.zarr").exists()
+
+
+def _zip_skeletons(archive: Path, members: list[Path], method=zipfile.ZIP_DEFLATED) -> None:
+    """An archive laid out as NTU's: nturgb+d_skeletons/<sample>.skeleton members."""
+    with zipfile.ZipFile(archive, "w", method) as out:
+        for path in members:
+            out.write(path, f"nturgb+d_skeletons/{path.name}")
+
+
+@pytest.mark.parametrize("layout", ["one_zip", "two_zips_in_a_folder"])
+def test_official_zip_archives_ingest_like_the_extracted_files(raw, tmp_path, layout):
+    """NTU ships its skeletons as zip archives; read in place they give the store the extracted files give."""
+    files = sorted((raw / "nturgb+d_skeletons").glob("*.skeleton"))
+    if layout == "one_zip":
+        source = tmp_path / "nturgbd_skeletons_s001_to_s017.zip"
+        _zip_skeletons(source, files)
+    else:
+        source = tmp_path / "zipped"
+        source.mkdir()
+        _zip_skeletons(source / "nturgbd_skeletons_s001_to_s017.zip", files[:3])
+        _zip_skeletons(source / "nturgbd_skeletons_s018_to_s032.zip", files[3:], zipfile.ZIP_STORED)
+    ingest_raw(raw, tmp_path / "a.zarr", tmp_path / "qa.csv", SYNC, progress=False)
+    processes = ComputeSettings(scheduler="processes", workers=2, block_size=2)
+    summary = ingest_raw(source, tmp_path / "b.zarr", tmp_path / "qb.csv", processes, progress=False)
+    assert summary["samples_read"] == 3 and summary["quarantined"] == 3
+    a, b = tree_digest(tmp_path / "a.zarr"), tree_digest(tmp_path / "b.zarr")
+    assert {k: v for k, v in a.items() if k != "zarr.json"} == {k: v for k, v in b.items() if k != "zarr.json"}
+    assert open_store(tmp_path / "b.zarr").attrs["source"] == str(source)  # the only difference
+    reasons = quarantine_rows(tmp_path / "qb.csv")
+    assert ".zip:nturgb+d_skeletons/S001C001P002R001A002.skeleton" in reasons["S001C001P002R001A002"]
+    assert "line 3" in reasons["S001C001P002R001A002"]
+
+
+def test_a_damaged_archive_member_is_quarantined_with_its_name(raw, tmp_path):
+    files = sorted((raw / "nturgb+d_skeletons").glob("S001C001P001R001A0*.skeleton"))
+    archive = tmp_path / "skeletons.zip"
+    _zip_skeletons(archive, files, zipfile.ZIP_STORED)
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as opened:
+        info = opened.getinfo(f"nturgb+d_skeletons/{files[0].name}")
+    data[info.header_offset + 30 + len(info.filename) + 100] ^= 0xFF  # one byte of its content: a CRC mismatch
+    archive.write_bytes(bytes(data))
+    summary = ingest_raw(archive, tmp_path / "s.zarr", tmp_path / "q.csv", SYNC, progress=False)
+    reasons = quarantine_rows(tmp_path / "q.csv")
+    assert summary["samples_read"] == len(files) - 1
+    assert f"{archive}:nturgb+d_skeletons/{files[0].name}: damaged archive member" in reasons[files[0].stem]
+
+
+def test_a_sample_both_extracted_and_zipped_is_refused(raw, tmp_path):
+    files = sorted((raw / "nturgb+d_skeletons").glob("*.skeleton"))
+    _zip_skeletons(raw / "nturgbd_skeletons_s001_to_s017.zip", files[:1])
+    with pytest.raises(IngestError, match=f"sample {files[0].stem} is in .* and in .*zip"):
+        ingest_raw(raw, tmp_path / "s.zarr", tmp_path / "q.csv", SYNC, progress=False)
+
+
+def test_a_file_that_is_not_a_zip_is_refused(tmp_path):
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "nturgbd_skeletons_s001_to_s017.zip").write_text("not an archive")
+    with pytest.raises(IngestError, match="not a readable zip archive"):
+        ingest_raw(tmp_path / "raw", tmp_path / "s.zarr", tmp_path / "q.csv", SYNC, progress=False)
 
 
 def write_pickle(path, dims):

@@ -11,10 +11,12 @@ from typer.testing import CliRunner
 
 from har.io.names import SampleName, missing_skeletons
 from har.io.ntu_skeleton import read_skeleton
+from har.io.skeleton_sources import skeleton_sources
 from har.io.video import open_video
 from har.layout import TWO_PERSON_ACTIONS
 from har.parallel import ComputeSettings
 from har.synth import MANIFEST, RGB_DIR, SKELETON_DIR, SynthConfig, action_class
+from har.synth.generate import ARCHIVES
 from har.synth.ntu_size import (
     SAMPLE_COUNTS,
     generate_ntu_size,
@@ -103,6 +105,20 @@ def test_skeleton_only_dataset_is_read_by_the_project_reader(tmp_path):
                               progress=False)
     assert again == manifest
     assert all(f.read_bytes() == (tmp_path / "again" / SKELETON_DIR / f.name).read_bytes() for f in files)
+
+
+def test_skeletons_can_come_in_ntus_zip_archives(tmp_path):
+    """--zip: the same .skeleton bytes as members of NTU's two archives (setups 1-17 and 18-32), read in place."""
+    generate_ntu_size(tmp_path / "files", "ntu120", CONFIG, 3, SYNC, count=40, progress=False)
+    manifest = generate_ntu_size(tmp_path / "zips", "ntu120", CONFIG, 3, SYNC, count=40, archives=True,
+                                 progress=False)
+    assert manifest["skeleton_archives"] and not (tmp_path / "zips" / SKELETON_DIR).exists()
+    assert sorted(p.name for p in (tmp_path / "zips").glob("*.zip")) == list(ARCHIVES)
+    sources = skeleton_sources(tmp_path / "zips")
+    assert [s.name for s in sources] == [str(n) for n in ntu_subset("ntu120", 40)]
+    for source in sources:
+        assert source.read() == (tmp_path / "files" / SKELETON_DIR / f"{source.name}.skeleton").read_bytes()
+        assert source.path.endswith(ARCHIVES[0] if int(source.name[1:4]) <= 17 else ARCHIVES[1])
 
 
 def test_small_videos_have_a_frame_per_skeleton_frame(tmp_path):
