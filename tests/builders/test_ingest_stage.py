@@ -141,6 +141,13 @@ def test_a_sample_both_extracted_and_zipped_is_refused(raw, tmp_path):
         ingest_raw(raw, tmp_path / "s.zarr", tmp_path / "q.csv", SYNC, progress=False)
 
 
+def test_an_archive_of_another_compression_method_is_refused(raw, tmp_path):
+    archive = tmp_path / "skeletons.zip"
+    _zip_skeletons(archive, sorted((raw / "nturgb+d_skeletons").glob("*.skeleton"))[:1], zipfile.ZIP_BZIP2)
+    with pytest.raises(IngestError, match="compressed with method 12"):
+        ingest_raw(archive, tmp_path / "s.zarr", tmp_path / "q.csv", SYNC, progress=False)
+
+
 def test_a_file_that_is_not_a_zip_is_refused(tmp_path):
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "nturgbd_skeletons_s001_to_s017.zip").write_text("not an archive")
