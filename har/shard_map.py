@@ -82,8 +82,7 @@ def _write_shard(array: zarr.Array, start: int, pieces: list[tuple[np.ndarray, i
     """Worker: write rows start.. of `array` (one whole shard, or the last one) from pieces (rows, first, last),
     in one write, exactly as ShardWriter does. Returns (process id, array path, shard number)."""
     parts = [rows[first:last] for rows, first, last in pieces]
-    rows = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
-    write_rows(array, start, rows, ShardEncoder.for_array(array))
+    write_rows(array, start, parts, ShardEncoder.for_array(array))
     return os.getpid(), array.path, start // shard_rows(array)
 
 
@@ -95,6 +94,7 @@ class RemoteShardWriter(ShardWriter):
 
     def __init__(self, writer: ShardWriter, client, directory: str):
         super().__init__(writer.array, writer.written, writer.skip)
+        self.eager = False  # pending rows are references to rows on the cluster; the writing task encodes them
         self.client, self.directory = client, directory
         self.flying: deque = deque()  # (rows on disk once it finishes, future), in submission order
         self.finished = writer.written

@@ -96,29 +96,43 @@ class ShardEncoder:
             return not np.any(chunk.view(f"u{chunk.dtype.itemsize}") if chunk.dtype.kind == "f" else chunk)
         return bool(np.array_equal(chunk, np.broadcast_to(fill, chunk.shape), equal_nan=chunk.dtype.kind in "fc"))
 
-    def encode(self, rows: np.ndarray) -> bytes | None:
-        """The shard file holding `rows` (its first len(rows) <= shard_rows rows; chunks beyond them are omitted,
-        a final partial chunk is padded with the fill value), or None when every chunk is the fill value."""
-        rows = np.ascontiguousarray(rows, self.dtype)
-        if rows.shape[1:] != self.shape[1:] or not 0 < len(rows) <= self.shard_rows:
-            raise ValueError(f"{self.folder}: cannot encode rows {rows.shape} into shards of {self.shard_rows} "
+    def frame(self, chunk: np.ndarray) -> bytes | None:
+        """One chunk's stored bytes (chunk_rows rows, or fewer in the last chunk: padded with the fill value), or
+        None for a chunk zarr omits (all fill value)."""
+        chunk = np.ascontiguousarray(chunk, self.dtype)
+        if chunk.shape[1:] != self.shape[1:] or not 0 < len(chunk) <= self.chunk_rows:
+            raise ValueError(f"{self.folder}: cannot encode rows {chunk.shape} as a chunk of {self.chunk_rows} "
                              f"rows of {self.shape[1:]}")
+        if len(chunk) < self.chunk_rows:
+            pad = np.full((self.chunk_rows - len(chunk), *chunk.shape[1:]), self.fill_value, self.dtype)
+            chunk = np.concatenate([chunk, pad])
+        if self.is_fill(chunk):
+            return None
+        return chunk.tobytes() if self.level is None else numcodecs.zstd.compress(chunk, self.level, self.checksum)
+
+    def encode(self, rows: np.ndarray | list[np.ndarray]) -> bytes | None:
+        """The shard file holding `rows` (one array, or consecutive pieces of it: its first <= shard_rows rows;
+        chunks beyond them are omitted, a final partial chunk is padded with the fill value), or None when every
+        chunk is the fill value."""
+        pieces = [rows] if isinstance(rows, np.ndarray) else list(rows)
+        if not 0 < sum(len(piece) for piece in pieces) <= self.shard_rows:
+            raise ValueError(f"{self.folder}: cannot encode rows {[piece.shape for piece in pieces]} into shards "
+                             f"of {self.shard_rows} rows of {self.shape[1:]}")
+        return self.assemble([self.frame(chunk) for chunk in _chunks(pieces, self.chunk_rows)])
+
+    def assemble(self, frames: list[bytes | None]) -> bytes | None:
+        """The shard file of its first len(frames) chunks' bytes (None: omitted), or None when all are omitted."""
         chunks = self.shard_rows // self.chunk_rows
+        if len(frames) > chunks:
+            raise ValueError(f"{self.folder}: {len(frames)} chunks for a shard of {chunks}")
         index = np.full((chunks, 2), MISSING, np.uint64)
-        frames, offset = [], 0
-        for number, first in enumerate(range(0, len(rows), self.chunk_rows)):
-            chunk = rows[first:first + self.chunk_rows]
-            if len(chunk) < self.chunk_rows:
-                pad = np.full((self.chunk_rows - len(chunk), *chunk.shape[1:]), self.fill_value, self.dtype)
-                chunk = np.concatenate([chunk, pad])
-            if self.is_fill(chunk):
-                continue
-            frame = chunk.tobytes() if self.level is None else numcodecs.zstd.compress(chunk, self.level,
-                                                                                      self.checksum)
-            index[number] = offset, len(frame)
-            frames.append(frame)
-            offset += len(frame)
-        if not frames:
+        kept, offset = [], 0
+        for number, frame in enumerate(frames):
+            if frame is not None:
+                index[number] = offset, len(frame)
+                kept.append(frame)
+                offset += len(frame)
+        if not kept:
             return None
         if not self.index_at_end:
             index_size = 16 * chunks + 4 * self.index_crc
@@ -126,11 +140,14 @@ class ShardEncoder:
         index_bytes = index.astype("<u8").tobytes()
         if self.index_crc:
             index_bytes = bytes(CRC32C(location="end").encode(index_bytes))
-        return b"".join(frames + [index_bytes] if self.index_at_end else [index_bytes] + frames)
+        return b"".join(kept + [index_bytes] if self.index_at_end else [index_bytes] + kept)
 
-    def write(self, shard: int, rows: np.ndarray) -> None:
+    def write(self, shard: int, rows: np.ndarray | list[np.ndarray]) -> None:
         """Write shard number `shard` from `rows` (atomically); a shard of fill values only has no file."""
-        data = self.encode(rows)
+        self.write_file(shard, self.encode(rows))
+
+    def write_file(self, shard: int, data: bytes | None) -> None:
+        """Store a shard file's bytes atomically (None: no file, as zarr leaves none for a shard of fill values)."""
         path = self.folder / self.key(shard)
         if data is None:
             path.unlink(missing_ok=True)
@@ -146,12 +163,32 @@ class ShardEncoder:
             raise
 
 
-def write_rows(array: zarr.Array, start: int, rows: np.ndarray, encoder: ShardEncoder | None = None) -> None:
-    """array[start:start + len(rows)] = rows for rows that fill one shard from its first row (or the array's last
-    shard in part): encoded here when the layout allows, through zarr-python otherwise. Same bytes either way."""
-    per_shard = encoder.shard_rows if encoder is not None else None
-    if encoder is not None and start % per_shard == 0 and len(rows) <= per_shard \
-            and start + len(rows) <= array.shape[0]:
-        encoder.write(start // per_shard, rows)
+def _chunks(pieces: list[np.ndarray], size: int):
+    """Consecutive `size`-row chunks of the rows of `pieces` (the last one may be shorter); views where a chunk
+    lies within one piece, a small copy where it spans two."""
+    carry, have = [], 0
+    for piece in pieces:
+        at = 0
+        while at < len(piece):
+            take = min(size - have, len(piece) - at)
+            carry.append(piece[at:at + take])
+            have, at = have + take, at + take
+            if have == size:
+                yield carry[0] if len(carry) == 1 else np.concatenate(carry)
+                carry, have = [], 0
+    if carry:
+        yield carry[0] if len(carry) == 1 else np.concatenate(carry)
+
+
+def write_rows(array: zarr.Array, start: int, rows: np.ndarray | list[np.ndarray],
+               encoder: ShardEncoder | None = None) -> None:
+    """array[start:start + n] = rows for n rows (one array, or consecutive pieces) that fill one shard from its
+    first row (or the array's last shard in part): encoded here when the layout allows, through zarr-python
+    otherwise. Same bytes either way."""
+    pieces = [rows] if isinstance(rows, np.ndarray) else list(rows)
+    count = sum(len(piece) for piece in pieces)
+    if encoder is not None and start % encoder.shard_rows == 0 and count <= encoder.shard_rows \
+            and start + count <= array.shape[0]:
+        encoder.write(start // encoder.shard_rows, pieces)
     else:
-        array[start:start + len(rows)] = rows
+        array[start:start + count] = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)

@@ -16,6 +16,7 @@ wrote are skipped for that array, and shard files a killed run left beyond the j
 from __future__ import annotations
 
 import pickle
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,7 +136,9 @@ class ShardWriter:
         self.array, self.written, self.skip = array, written, skip
         self.per_shard = shard_rows(array)
         self.encoder = ShardEncoder.for_array(array)  # None: zarr-python writes (same bytes, slower)
-        self.pending: list[np.ndarray] = []
+        # One-sample chunks are compressed as they arrive, so a shard waits in memory as zstd frames, not raw rows
+        self.eager = self.encoder is not None and self.encoder.chunk_rows == 1
+        self.pending: deque = deque()  # buffered (k, ...) row arrays, or one chunk's bytes per row when eager
         self.pending_rows = 0
 
     def append(self, rows: np.ndarray) -> int:
@@ -144,7 +147,10 @@ class ShardWriter:
             dropped = min(self.skip, len(rows))
             rows, self.skip = rows[dropped:], self.skip - dropped
         if len(rows):
-            self.pending.append(rows)
+            if self.eager:
+                self.pending.extend(self.encoder.frame(rows[k:k + 1]) for k in range(len(rows)))
+            else:
+                self.pending.append(rows)
             self.pending_rows += len(rows)
         shards = self.pending_rows // self.per_shard
         if shards:
@@ -152,14 +158,32 @@ class ShardWriter:
         return shards
 
     def _write(self, count: int) -> None:
-        rows = np.concatenate(self.pending, axis=0) if len(self.pending) > 1 else self.pending[0]
         start, stop = self.written, self.written + count
         if self.array.shape[0] < stop:
             self.array.resize((stop, *self.array.shape[1:]))
-        for first in range(0, count, self.per_shard):  # one shard per write: the buffer is never copied
-            write_rows(self.array, start + first, rows[first:first + self.per_shard], self.encoder)
-        rest = rows[count:]
-        self.pending, self.pending_rows, self.written = ([rest] if len(rest) else []), len(rest), stop
+        for first in range(start, stop, self.per_shard):  # one shard per write, from views of the buffered rows
+            count = min(self.per_shard, stop - first)
+            if self.eager:
+                frames = [self.pending.popleft() for _ in range(count)]
+                self.pending_rows -= count
+                self.encoder.write_file(first // self.per_shard, self.encoder.assemble(frames))
+            else:
+                write_rows(self.array, first, self._take(count), self.encoder)
+        self.written = stop
+
+    def _take(self, count: int) -> list[np.ndarray]:
+        """The first `count` buffered rows as views of the arrays that hold them (no shard-sized copy)."""
+        pieces = []
+        while count:
+            head = self.pending[0]
+            if len(head) <= count:
+                pieces.append(self.pending.popleft())
+            else:
+                pieces.append(head[:count])
+                self.pending[0] = head[count:]
+            count -= len(pieces[-1])
+            self.pending_rows -= len(pieces[-1])
+        return pieces
 
     @property
     def done(self) -> int:

@@ -154,3 +154,16 @@ def test_rows_that_do_not_fit_a_shard_are_refused(tmp_path):
         encoder.encode(np.ones((5, 2), np.uint8))
     with pytest.raises(ValueError, match="cannot encode rows"):
         encoder.encode(np.ones((2, 3), np.uint8))
+
+
+def test_a_shard_encodes_the_same_from_pieces_as_from_one_array(tmp_path):
+    """The writer hands over views of its buffered rows, never a shard-sized copy; chunks may span two pieces."""
+    group = zarr.open_group(str(tmp_path / "a"), mode="w", zarr_format=3)
+    rows = np.random.default_rng(3).normal(size=(20, 25, 3)).astype(np.float32)
+    frames = ShardEncoder.for_array(create_row_array(group, "f", (25, 3), np.float32, rows_per_chunk=8,
+                                                     chunks_per_shard=3))
+    samples = ShardEncoder.for_array(create_sample_array(group, "s", 20, (25, 3), np.float32, per_shard=24))
+    for encoder in (frames, samples):
+        whole = encoder.encode(rows)
+        assert encoder.encode([rows[:3], rows[3:11], rows[11:12], rows[12:]]) == whole
+        assert encoder.encode([rows]) == whole

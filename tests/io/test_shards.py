@@ -14,22 +14,25 @@ def _group(path):
     return zarr.open_group(str(path), mode="w", zarr_format=3)
 
 
-def test_writer_writes_each_shard_once_when_it_is_full(tmp_path, monkeypatch):
-    import har.io.shards as shards
+@pytest.mark.parametrize("eager", [True, False])
+def test_writer_writes_each_shard_once_when_it_is_full(tmp_path, monkeypatch, eager):
+    from har.io.shard_encode import ShardEncoder
 
     array = create_sample_array(_group(tmp_path / "a.zarr"), "x", 10, (2,), np.uint8, per_shard=3)
     writes, zarr_writes = [], []
     writer = ShardWriter(array)
-    assert writer.encoder is not None  # the builders' layout is encoded here, not through zarr-python
-    original = shards.write_rows
-    monkeypatch.setattr(shards, "write_rows", lambda array, start, rows, encoder: (
-        writes.append((start, len(rows))), original(array, start, rows, encoder)))
+    assert writer.encoder is not None and writer.eager  # one-sample chunks: compressed as they arrive
+    writer.eager = eager
+    original = ShardEncoder.write_file
+    monkeypatch.setattr(ShardEncoder, "write_file", lambda self, shard, data: (
+        writes.append(shard), original(self, shard, data)))
     monkeypatch.setattr(type(array), "__setitem__", lambda self, key, value: zarr_writes.append(key))
     for i in range(7):
         writer.append(np.array([[i, 2 * i]], np.uint8))
         assert writer.pending_rows == (i + 1) % 3  # written exactly when a shard is full
+        assert all(isinstance(p, (bytes, type(None)) if eager else np.ndarray) for p in writer.pending)
     writer.finish()
-    assert writes == [(0, 3), (3, 3), (6, 1)] and zarr_writes == []  # never a part of a shard twice
+    assert writes == [0, 1, 2] and zarr_writes == []  # never a part of a shard twice, never through zarr-python
     np.testing.assert_array_equal(array[...], [[i, 2 * i] for i in range(7)])
     assert array.shape == (7, 2)
 
