@@ -115,12 +115,26 @@ def measure_main(out_json: str, command: list[str]) -> int:
     return code
 
 
-def measured(command: list[str], cwd: Path, log: Path) -> dict:
-    """Run command in cwd under the `_measure` wrapper; its output goes to log. Raises when it fails."""
+def stage_env(stage: str) -> dict[str, str]:
+    """The environment assignments that lead a stage's command in dvc.yaml (`NAME=value har-prep ...`), so the
+    benchmark runs the stage as `dvc repro` does."""
+    definition = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][stage]
+    env = {}
+    for token in shlex.split(definition.get("do", definition)["cmd"]):
+        name, equals, value = token.partition("=")
+        if not equals or not name.isidentifier():
+            break
+        env[name] = value
+    return env
+
+
+def measured(command: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None) -> dict:
+    """Run command in cwd (with `env` added to the environment) under the `_measure` wrapper; its output goes to
+    log. Raises when it fails."""
     out = log.with_suffix(".json")
     with open(log, "w") as handle:
         subprocess.run([sys.executable, __file__, "_measure", str(out), "--", *command], cwd=cwd, stdout=handle,
-                       stderr=subprocess.STDOUT, check=False)
+                       stderr=subprocess.STDOUT, check=False, env={**os.environ, **(env or {})})
     figures = json.loads(out.read_text()) if out.exists() else {"returncode": None}
     if figures["returncode"] != 0:
         raise RuntimeError(f"{shlex.join(command)} failed in {cwd}; last lines of {log}:\n"
@@ -198,7 +212,7 @@ def scale_run(n: int, work: Path, with_dvc: bool, raw: str = "files") -> dict:
                       *(["--zip"] if raw == "zip" else []), "--quiet"], project, logs / f"synth_{n}.log")
     result = {"n": n, "raw": raw, "synth": synth | store_figures(project, [RAW]), "stages": {}}
     for stage in ("ingest", "skeletons", "heatmaps"):
-        figures = measured(["har-prep", stage, "--quiet"], project, logs / f"{stage}_{n}.log")
+        figures = measured(["har-prep", stage, "--quiet"], project, logs / f"{stage}_{n}.log", stage_env(stage))
         result["stages"][stage] = figures | store_figures(project, STORES[stage])
         print(f"  N={n} {stage}: {figures['wall_s']:.1f} s", flush=True)
     if with_dvc:
@@ -278,7 +292,7 @@ def video_memory(count: int, size: str, work: Path) -> dict:
     measured(["har-prep", "synth", RAW, "--size", "ntu60", "--samples", str(count), "--video-size", size,
               "--quiet"], project, logs / f"synth_video_{count}.log")
     measured(["har-prep", "ingest", "--quiet"], project, logs / f"ingest_video_{count}.log")
-    figures = measured(["har-prep", "video", "--quiet"], project, logs / f"video_{count}.log")
+    figures = measured(["har-prep", "video", "--quiet"], project, logs / f"video_{count}.log", stage_env("video"))
     print(f"  video stage, {count} videos: {figures['wall_s']:.1f} s", flush=True)
     return {"count": count} | figures | store_figures(project, STORES["video"])
 
@@ -300,7 +314,8 @@ def real_video_cost(label: str, overrides: dict, copies: tuple[int, int], work: 
         project = make_project(work / f"real_{label}_{k}", overrides, dvc=False)
         real_copies(project / RAW, k)
         measured(["har-prep", "ingest", "--quiet"], project, work / "logs" / f"ingest_real_{label}_{k}.log")
-        runs.append(measured(["har-prep", "video", "--quiet"], project, work / "logs" / f"video_real_{label}_{k}.log"))
+        runs.append(measured(["har-prep", "video", "--quiet"], project, work / "logs" / f"video_real_{label}_{k}.log",
+                             stage_env("video")))
     extra = copies[1] - copies[0]
     wall = (runs[1]["wall_s"] - runs[0]["wall_s"]) / extra
     cpu = (runs[1]["cpu_s"] - runs[0]["cpu_s"]) / extra

@@ -76,3 +76,9 @@ def test_tiny_scale_run(tmp_path, raw):
     assert all(stage["write_bytes"] > 0 and stage["files"] > 0 for stage in figures["stages"].values())
     assert 0 < figures["dvc_status_s"] and 0 < figures["dvc_status_stores_s"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("bench_scale_")]  # cleaned up
+
+
+def test_stages_run_with_the_environment_their_dvc_command_sets():
+    """The video stage's dvc.yaml command fixes glibc's mmap threshold; the benchmark runs it the same way."""
+    assert bench.stage_env("video") == {"MALLOC_MMAP_THRESHOLD_": "131072"}
+    assert bench.stage_env("ingest") == {} and bench.stage_env("heatmaps") == {}
